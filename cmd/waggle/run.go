@@ -1,0 +1,351 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/spf13/cobra"
+	"github.com/wagglebpf/waggle/attach"
+	"github.com/wagglebpf/waggle/btfprint"
+	"github.com/wagglebpf/waggle/session"
+)
+
+type runFlags struct {
+	list      bool
+	verbose   bool
+	output    string
+	sets      []string
+	attach    []string
+	only      []string
+	skip      []string
+	iface     string
+	cgroup    string
+	pid       int
+	freq      uint64
+	period    uint64
+	duration  time.Duration
+	interval  time.Duration
+	command   string
+	eventType string
+	perCPU    bool
+}
+
+func newRunCommand() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run OBJECT.o",
+		Short: "Load a clang-built BPF object, attach its programs by section name, print its events and maps",
+		Long: `Load a clang-built (CO-RE) BPF object, attach every program by its section
+name following libbpf's conventions, print ring buffer and perf buffer events
+decoded through BTF, and print the object's maps at exit.
+
+Runs until Ctrl-C, --duration, or until the command given with -c exits.`,
+		Example: `  waggle run opensnoop.bpf.o --set targ_pid=1234
+  waggle run uprobe.bpf.o --attach on_enter=/bin/bash:readline -c 'bash -c true'
+  waggle run xdp.bpf.o --iface eth0 --duration 10s -o json
+  waggle run tool.bpf.o --list`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runObject(cmd.Context(), args[0], &f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&f.list, "list", false, "list programs, maps and settable variables, then exit")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "explain decisions and show whole verifier logs")
+	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	fl.StringArrayVar(&f.sets, "set", nil, "set a global variable before load: NAME=VALUE (repeatable)")
+	fl.StringArrayVar(&f.attach, "attach", nil, "override a program's target: PROG=TARGET (repeatable)")
+	fl.StringSliceVar(&f.only, "only", nil, "load only these programs: PROG,...")
+	fl.StringSliceVar(&f.skip, "skip", nil, "do not load these programs: PROG,...")
+	fl.StringVar(&f.iface, "iface", "", "network interface for xdp, tc and socket programs")
+	fl.StringVar(&f.cgroup, "cgroup", "", "cgroup v2 directory for cgroup programs (default: the root)")
+	fl.IntVar(&f.pid, "pid", 0, "attach uprobes to this process only")
+	fl.Uint64Var(&f.freq, "freq", 99, "perf_event sampling frequency in Hz")
+	fl.Uint64Var(&f.period, "period", 0, "perf_event sampling period in events (overrides --freq)")
+	fl.DurationVar(&f.duration, "duration", 0, "stop after this long (e.g. 10s)")
+	fl.DurationVar(&f.interval, "interval", 0, "print maps every interval (e.g. 1s)")
+	fl.StringVarP(&f.command, "command", "c", "", "run this command with the programs attached; stop when it exits")
+	fl.StringVar(&f.eventType, "event-type", "", "BTF type of ring/perf buffer records, when waggle cannot tell")
+	fl.BoolVar(&f.perCPU, "per-cpu", false, "print per-CPU map values per CPU instead of summed")
+	return cmd
+}
+
+func runObject(ctx context.Context, path string, f *runFlags, stdout, stderr io.Writer) (err error) {
+	if f.output != "text" && f.output != "json" {
+		return fmt.Errorf("-o %s: expected text or json", f.output)
+	}
+	overrides := map[string]string{}
+	for _, a := range f.attach {
+		prog, target, ok := strings.Cut(a, "=")
+		if !ok || prog == "" || target == "" {
+			return fmt.Errorf("--attach %q: expected PROG=TARGET", a)
+		}
+		overrides[prog] = target
+	}
+	var argv []string
+	if f.command != "" {
+		if argv, err = session.SplitCommand(f.command); err != nil {
+			return err
+		}
+	}
+
+	spec, err := session.LoadObject(path)
+	if err != nil {
+		return err
+	}
+	if f.list {
+		return listObject(stdout, spec)
+	}
+	if err := session.SetVariables(spec, f.sets); err != nil {
+		return err
+	}
+	if err := session.Prepare(stderr); err != nil {
+		return err
+	}
+	plan, err := session.MakePlan(spec, session.PlanOptions{Only: f.only, Skip: f.skip, Attach: overrides})
+	if err != nil {
+		return err
+	}
+	if f.verbose {
+		for _, n := range plan.Notes {
+			fmt.Fprintf(stderr, "waggle: %s\n", n)
+		}
+	}
+
+	var child *session.Child
+	if argv != nil {
+		if child, err = session.StartChild(argv); err != nil {
+			return err
+		}
+		defer func() {
+			if err != nil {
+				child.Abandon()
+			}
+		}()
+	}
+
+	s, err := session.Open(spec, f.verbose)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+
+	opts := attach.Options{Interface: f.iface, Cgroup: f.cgroup, PID: f.pid, Frequency: f.freq, Period: f.period}
+	names := make([]string, 0, len(plan.Targets))
+	for n := range plan.Targets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := s.Attach(name, plan.Targets[name], opts); err != nil {
+			return err
+		}
+		if f.verbose {
+			fmt.Fprintf(stderr, "waggle: attached %s to %s\n", name, s.Attachments[len(s.Attachments)-1].Target())
+		}
+	}
+	fmt.Fprintf(stderr, "Attached %d program%s. Ctrl-C to stop.\n", len(names), plural(len(names)))
+
+	printer := newEventPrinter(stdout, stderr, spec, f)
+	printMaps := func() {
+		if err := printAllMaps(stdout, s, f); err != nil {
+			fmt.Fprintf(stderr, "waggle: %v\n", err)
+		}
+	}
+	stats, runErr := s.Run(ctx, session.RunOptions{
+		Duration:   f.duration,
+		Interval:   f.interval,
+		OnInterval: printMaps,
+		Child:      child,
+		OnEvent:    printer.print,
+		IterOutput: stdout,
+	})
+	if runErr != nil {
+		return runErr
+	}
+	printer.flush()
+	printMaps()
+	for _, src := range sortedKeys(stats.Lost) {
+		fmt.Fprintf(stderr, "waggle: %s: the kernel dropped %d records (perf buffer full)\n", src, stats.Lost[src])
+	}
+	if child != nil && child.Err() != nil && f.verbose {
+		fmt.Fprintf(stderr, "waggle: -c command: %v\n", child.Err())
+	}
+	return s.Close()
+}
+
+// eventPrinter decodes records of each event source through BTF.
+type eventPrinter struct {
+	stdout, stderr io.Writer
+	spec           *ebpf.CollectionSpec
+	json           bool
+	eventType      string
+	tables         map[string]*btfprint.EventTable
+	types          map[string]btf.Type
+	warned         map[string]bool
+}
+
+func newEventPrinter(stdout, stderr io.Writer, spec *ebpf.CollectionSpec, f *runFlags) *eventPrinter {
+	return &eventPrinter{
+		stdout: stdout, stderr: stderr, spec: spec,
+		json:      f.output == "json",
+		eventType: f.eventType,
+		tables:    map[string]*btfprint.EventTable{},
+		types:     map[string]btf.Type{},
+		warned:    map[string]bool{},
+	}
+}
+
+// typeFor finds the BTF type of a source's records: the map's own value
+// type, --event-type, or the one struct of the record's size.
+func (p *eventPrinter) typeFor(ev session.Event) (btf.Type, error) {
+	if t, ok := p.types[ev.Source.Name]; ok {
+		return t, nil
+	}
+	var t btf.Type
+	var err error
+	switch {
+	case ev.Source.Spec != nil && ev.Source.Spec.Value != nil && !isPlainInt(ev.Source.Spec.Value):
+		t = ev.Source.Spec.Value
+	case p.eventType != "":
+		t, err = btfprint.TypeByName(p.spec.Types, p.eventType)
+	case p.spec.Types == nil:
+		err = fmt.Errorf("the object has no BTF")
+	default:
+		t, err = btfprint.EventType(p.spec.Types, len(ev.Data), ev.Source.Perf)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.types[ev.Source.Name] = t
+	return t, nil
+}
+
+func isPlainInt(t btf.Type) bool {
+	_, ok := btf.UnderlyingType(t).(*btf.Int)
+	return ok
+}
+
+func (p *eventPrinter) print(ev session.Event) {
+	t, err := p.typeFor(ev)
+	if err != nil {
+		if !p.warned[ev.Source.Name] {
+			p.warned[ev.Source.Name] = true
+			fmt.Fprintf(p.stderr, "waggle: %s: %v; printing records as hex\n", ev.Source.Name, err)
+		}
+		if p.json {
+			fmt.Fprintf(p.stdout, "{\"type\": \"event\", \"map\": %q, \"hex\": %q}\n", ev.Source.Name, btfprint.HexRecord(ev.Data))
+		} else {
+			fmt.Fprintln(p.stdout, btfprint.HexRecord(ev.Data))
+		}
+		return
+	}
+	if p.json {
+		err = btfprint.EventJSON(p.stdout, ev.Source.Name, t, ev.Data)
+	} else {
+		tab := p.tables[ev.Source.Name]
+		if tab == nil {
+			if tab, err = btfprint.NewEventTable(p.stdout, t); err != nil {
+				fmt.Fprintf(p.stderr, "waggle: %s: %v\n", ev.Source.Name, err)
+				return
+			}
+			p.tables[ev.Source.Name] = tab
+		}
+		err = tab.Write(ev.Data)
+	}
+	if err != nil && !p.warned[ev.Source.Name+"/decode"] {
+		p.warned[ev.Source.Name+"/decode"] = true
+		fmt.Fprintf(p.stderr, "waggle: %s: %v\n", ev.Source.Name, err)
+	}
+}
+
+func (p *eventPrinter) flush() {
+	if len(p.tables) > 0 && !p.json {
+		fmt.Fprintln(p.stdout)
+	}
+}
+
+// printAllMaps prints every map with BTF key and value types that holds
+// anything, bpftrace-style.
+func printAllMaps(w io.Writer, s *session.Session, f *runFlags) error {
+	maps, err := session.ReadMaps(s)
+	if err != nil {
+		return err
+	}
+	for _, m := range maps {
+		if err := btfprint.PrintMap(w, m, btfprint.MapOptions{JSON: f.output == "json", PerCPU: f.perCPU}); err != nil {
+			return fmt.Errorf("print map %s: %w", m.Name, err)
+		}
+	}
+	return nil
+}
+
+func listObject(w io.Writer, spec *ebpf.CollectionSpec) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROGRAM\tSECTION\tTYPE\tATTACH")
+	for _, name := range sortedKeys(spec.Programs) {
+		ps := spec.Programs[name]
+		where := ""
+		t, err := attach.ParseSection(ps.SectionName, ps.Type, ps.AttachType)
+		switch {
+		case err != nil:
+			where = "(unknown section)"
+		case !t.HasTarget():
+			where = "(needs --attach)"
+		default:
+			where = t.String()
+		}
+		if strings.HasPrefix(ps.SectionName, "?") {
+			where += " (not loaded by default)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, ps.SectionName, ps.Type, where)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "MAP\tTYPE\tKEY\tVALUE\tMAX ENTRIES")
+	for _, name := range sortedKeys(spec.Maps) {
+		ms := spec.Maps[name]
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", name, ms.Type, session.TypeName(ms.Key), session.TypeName(ms.Value), ms.MaxEntries)
+	}
+	vars := session.Variables(spec)
+	if len(vars) > 0 {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "VARIABLE\tTYPE\tVALUE\tSECTION")
+		for _, v := range vars {
+			val, err := btfprint.Text(v.Type, v.Spec.Value)
+			if err != nil {
+				val = "?"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Name, session.TypeName(v.Type), val, v.Section)
+		}
+	}
+	return tw.Flush()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+var _ = os.Stderr

@@ -1,0 +1,232 @@
+package session
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+)
+
+// Variable is a global of the object (.rodata, .data, .bss) that can be set
+// before load.
+type Variable struct {
+	Name    string
+	Section string
+	Type    btf.Type
+	// Const is true for .rodata (const volatile) variables: the verifier
+	// sees their value and prunes code with it.
+	Const bool
+	Spec  *ebpf.VariableSpec
+}
+
+// Variables lists the settable variables of spec by name. Variables
+// without BTF, and the ones libbpf reserves (.kconfig, .ksyms), are left out.
+func Variables(spec *ebpf.CollectionSpec) []Variable {
+	var out []Variable
+	for name, vs := range spec.Variables {
+		if vs.Type == nil || !settableSection(vs.SectionName) {
+			continue
+		}
+		out = append(out, Variable{
+			Name:    name,
+			Section: vs.SectionName,
+			Type:    vs.Type.Type,
+			Const:   strings.HasPrefix(vs.SectionName, ".rodata"),
+			Spec:    vs,
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func settableSection(s string) bool {
+	for _, p := range []string{".rodata", ".data", ".bss"} {
+		if s == p || strings.HasPrefix(s, p+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// SetVariables applies NAME=VALUE assignments to spec's variables, checking
+// each value against the variable's BTF type.
+func SetVariables(spec *ebpf.CollectionSpec, assignments []string) error {
+	vars := map[string]Variable{}
+	for _, v := range Variables(spec) {
+		vars[v.Name] = v
+	}
+	for _, a := range assignments {
+		name, value, ok := strings.Cut(a, "=")
+		if !ok || name == "" {
+			return fmt.Errorf("--set %q: expected NAME=VALUE", a)
+		}
+		v, ok := vars[name]
+		if !ok {
+			names := make([]string, 0, len(vars))
+			for n := range vars {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			have := "it has none"
+			if len(names) > 0 {
+				have = "settable variables: " + strings.Join(names, ", ")
+			}
+			return fmt.Errorf("--set %s: no variable %q in the object; %s", a, name, have)
+		}
+		raw, err := EncodeValue(v.Type, value, spec.ByteOrder)
+		if err != nil {
+			return fmt.Errorf("--set %s: %s is %s: %w", a, name, TypeName(v.Type), err)
+		}
+		if err := v.Spec.Set(raw); err != nil {
+			return fmt.Errorf("--set %s: %w", a, err)
+		}
+	}
+	return nil
+}
+
+// EncodeValue turns a user's text into the bytes of a value of type t:
+// integers (decimal, 0x hex, 0o/0 octal, 0b binary), booleans, characters,
+// strings into char arrays (NUL-padded, must leave room for the NUL), and
+// enums by enumerator name or number.
+func EncodeValue(t btf.Type, text string, order binary.ByteOrder) ([]byte, error) {
+	if order == nil {
+		order = binary.NativeEndian
+	}
+	t = btf.UnderlyingType(t)
+	switch t := t.(type) {
+	case *btf.Int:
+		if t.Encoding == btf.Bool {
+			b, err := strconv.ParseBool(text)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not true or false", text)
+			}
+			out := make([]byte, t.Size)
+			if b {
+				putInt(out, 1, order)
+			}
+			return out, nil
+		}
+		if t.Size == 1 && t.Encoding&btf.Char != 0 && len(text) == 1 {
+			return []byte{text[0]}, nil
+		}
+		return encodeInt(text, t.Size, t.Encoding&btf.Signed != 0, order)
+	case *btf.Enum:
+		for _, v := range t.Values {
+			if v.Name == text {
+				out := make([]byte, t.Size)
+				putInt(out, v.Value, order)
+				return out, nil
+			}
+		}
+		out, err := encodeInt(text, t.Size, t.Signed, order)
+		if err != nil {
+			names := make([]string, len(t.Values))
+			for i, v := range t.Values {
+				names[i] = v.Name
+			}
+			return nil, fmt.Errorf("%q is neither a number nor one of %s", text, strings.Join(names, ", "))
+		}
+		return out, nil
+	case *btf.Array:
+		elem, ok := btf.UnderlyingType(t.Type).(*btf.Int)
+		if !ok || elem.Size != 1 {
+			return nil, fmt.Errorf("only char arrays can be set (from a string)")
+		}
+		if uint32(len(text)) >= t.Nelems {
+			return nil, fmt.Errorf("%q is %d bytes; the array holds %d including the terminating NUL", text, len(text), t.Nelems)
+		}
+		out := make([]byte, t.Nelems)
+		copy(out, text)
+		return out, nil
+	}
+	return nil, fmt.Errorf("waggle cannot set values of this type")
+}
+
+func encodeInt(text string, size uint32, signed bool, order binary.ByteOrder) ([]byte, error) {
+	bits := int(size) * 8
+	if bits == 0 || bits > 64 {
+		return nil, fmt.Errorf("integers of %d bytes are not supported", size)
+	}
+	var u uint64
+	if signed {
+		v, err := strconv.ParseInt(text, 0, bits)
+		if err != nil {
+			return nil, intError(text, bits, true, err)
+		}
+		u = uint64(v)
+	} else {
+		v, err := strconv.ParseUint(text, 0, bits)
+		if err != nil {
+			return nil, intError(text, bits, false, err)
+		}
+		u = v
+	}
+	out := make([]byte, size)
+	putInt(out, u, order)
+	return out, nil
+}
+
+func intError(text string, bits int, signed bool, err error) error {
+	if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+		if signed {
+			return fmt.Errorf("%s is out of range [%d, %d]", text, int64(-1)<<(bits-1), int64(uint64(1)<<(bits-1)-1))
+		}
+		return fmt.Errorf("%s is out of range [0, %d]", text, uint64(math.MaxUint64)>>(64-bits))
+	}
+	return fmt.Errorf("%q is not an integer", text)
+}
+
+func putInt(b []byte, v uint64, order binary.ByteOrder) {
+	switch len(b) {
+	case 1:
+		b[0] = byte(v)
+	case 2:
+		order.PutUint16(b, uint16(v))
+	case 4:
+		order.PutUint32(b, uint32(v))
+	case 8:
+		order.PutUint64(b, v)
+	}
+}
+
+// TypeName describes a BTF type briefly, as C would name it where it can:
+// "u32", "bool", "char[8]", "enum kind", "struct event".
+func TypeName(t btf.Type) string {
+	switch t := t.(type) {
+	case *btf.Typedef:
+		return t.Name
+	case *btf.Const:
+		return TypeName(t.Type)
+	case *btf.Volatile:
+		return TypeName(t.Type)
+	case *btf.Int:
+		if t.Encoding == btf.Bool {
+			return "bool"
+		}
+		if t.Encoding&btf.Char != 0 {
+			return "char"
+		}
+		if t.Encoding&btf.Signed != 0 {
+			return fmt.Sprintf("s%d", t.Size*8)
+		}
+		return fmt.Sprintf("u%d", t.Size*8)
+	case *btf.Array:
+		return fmt.Sprintf("%s[%d]", TypeName(t.Type), t.Nelems)
+	case *btf.Enum:
+		return "enum " + t.Name
+	case *btf.Struct:
+		return "struct " + t.Name
+	case *btf.Union:
+		return "union " + t.Name
+	case *btf.Pointer:
+		return TypeName(t.Target) + " *"
+	case nil:
+		return "-"
+	}
+	return t.TypeName()
+}
