@@ -123,6 +123,9 @@ func attach(prog *ebpf.Program, t Target, opts Options) (Attachment, error) {
 			}
 			path = root
 		}
+		if st, err := os.Stat(path); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("cgroup %s does not exist", path)
+		}
 		l, err := link.AttachCgroup(link.CgroupOptions{Path: path, Attach: t.AttachType, Program: prog})
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {

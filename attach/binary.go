@@ -33,11 +33,20 @@ func (t UprobeTarget) String() string {
 	switch {
 	case t.Symbol == "":
 		return fmt.Sprintf("%s:%#x", t.Binary, t.Offset)
-	case t.Offset == 0:
+	case t.Offset == 0 && !symbolLooksOffset(t.Symbol):
 		return t.Binary + ":" + t.Symbol
 	default:
 		return fmt.Sprintf("%s:%s+%#x", t.Binary, t.Symbol, t.Offset)
 	}
+}
+
+// symbolLooksOffset reports whether a symbol written alone would be read
+// as having an offset (or a bad one), because of a '+' followed by a digit
+// or '-'. String then writes an explicit "+0x0" so that the text parses
+// back to the same target.
+func symbolLooksOffset(sym string) bool {
+	i := strings.LastIndexByte(sym, '+')
+	return i >= 0 && i+1 < len(sym) && (sym[i+1] == '-' || sym[i+1] >= '0' && sym[i+1] <= '9')
 }
 
 // ParseUprobeTarget parses a uprobe target as written after "uprobe/" in a
@@ -154,6 +163,8 @@ func isHexDigit(r rune) bool {
 //     64-bit systems, then /lib and /usr/lib). Files that are not ELF
 //     objects for this architecture are skipped, as the loader skips them:
 //     that passes over linker scripts such as libc.so and 32-bit copies.
+//     An unversioned name ("libc.so") that finds only such a script falls
+//     back to the versioned files (libc.so.6), which is what the user means.
 //   - A bare name starting with "lib" but without ".so", such as "libc", is
 //     taken as a library stem (libc.so, libc.so.*), as bpftrace and BCC
 //     allow; if no such library exists it is looked up as a program.
@@ -195,11 +206,11 @@ func ResolveBinary(name string, pid int) (string, error) {
 	}
 	switch {
 	case isLibraryName(name):
-		if p, ok := r.findLibrary(libraryMatcher{name: name}); ok {
+		if p, ok := r.findLibrary(newLibraryMatcher(name)); ok {
 			return p, nil
 		}
 	case strings.HasPrefix(name, "lib") && len(name) > len("lib"):
-		if p, ok := r.findLibrary(libraryMatcher{stem: name}); ok {
+		if p, ok := r.findLibrary(newLibraryMatcher(name)); ok {
 			return p, nil
 		}
 		if p, ok := r.findProgram(); ok {
@@ -361,30 +372,57 @@ func isLibraryName(name string) bool {
 	return strings.HasSuffix(name, ".so") || strings.Contains(name, ".so.")
 }
 
-// libraryMatcher selects library files either by exact name or by stem.
+// libraryMatcher selects library files by exact name, by stem, or both;
+// exact matches rank first. "libc.so" uses both: the exact file is often a
+// linker script (skipped as not ELF), and then libc.so.6 is what the user
+// means.
 type libraryMatcher struct {
 	name string // exact file or soname, e.g. "libc.so.6"
-	stem string // or a stem, e.g. "libc", matching libc.so and libc.so.*
+	stem string // a stem, e.g. "libc", matching libc.so and libc.so.*
 }
 
-func (m libraryMatcher) matches(soname string) bool {
-	if m.name != "" {
-		return soname == m.name
+// newLibraryMatcher returns the matcher for name, which is either a library
+// name (isLibraryName) or a lib* stem.
+func newLibraryMatcher(name string) libraryMatcher {
+	m := libraryMatcher{}
+	if isLibraryName(name) {
+		m.name = name
 	}
-	return soname == m.stem+".so" || strings.HasPrefix(soname, m.stem+".so.")
+	if s, ok := libraryStem(name); ok {
+		m.stem = s
+	}
+	return m
+}
+
+// rank returns 0 for an exact match of soname, 1 for a stem match and -1
+// for none.
+func (m libraryMatcher) rank(soname string) int {
+	switch {
+	case m.name != "" && soname == m.name:
+		return 0
+	case m.stem != "" && (soname == m.stem+".so" || strings.HasPrefix(soname, m.stem+".so.")):
+		return 1
+	}
+	return -1
 }
 
 // candidates returns the files in dir that m may select, best first.
 func (m libraryMatcher) candidates(dir string) []string {
+	var out []string
 	if m.name != "" {
-		return []string{filepath.Join(dir, m.name)}
+		out = append(out, filepath.Join(dir, m.name))
 	}
-	out := []string{filepath.Join(dir, m.stem+".so")}
-	versioned, _ := filepath.Glob(filepath.Join(dir, globEscape(m.stem)+".so.*"))
-	// Shortest first: the soname (libz.so.1) before the full version
-	// (libz.so.1.3.1); both are normally the same file.
-	sort.SliceStable(versioned, func(i, j int) bool { return len(versioned[i]) < len(versioned[j]) })
-	return append(out, versioned...)
+	if m.stem != "" {
+		if m.name != m.stem+".so" {
+			out = append(out, filepath.Join(dir, m.stem+".so"))
+		}
+		versioned, _ := filepath.Glob(filepath.Join(dir, globEscape(m.stem)+".so.*"))
+		// Shortest first: the soname (libz.so.1) before the full version
+		// (libz.so.1.3.1); both are normally the same file.
+		sort.SliceStable(versioned, func(i, j int) bool { return len(versioned[i]) < len(versioned[j]) })
+		out = append(out, versioned...)
+	}
+	return out
 }
 
 // findLibrary searches LD_LIBRARY_PATH, the ld.so cache and the default
@@ -427,14 +465,23 @@ func (r *binaryResolver) findLibraryIn(dir string, m libraryMatcher) (string, bo
 	return "", false
 }
 
-// findLibraryInCache picks a cache entry for this architecture. Entries
-// without hwcap requirements come first: they are the baseline builds that
-// run on every CPU, while glibc-hwcaps variants are used only on CPUs with
-// the features they name.
+// findLibraryInCache picks a cache entry for this architecture: exact name
+// matches before stem matches, and among those, entries without hwcap
+// requirements first. Those are the baseline builds that run on every CPU,
+// while glibc-hwcaps variants are used only on CPUs with the features they
+// name.
 func (r *binaryResolver) findLibraryInCache(entries []LDCacheEntry, m libraryMatcher) (string, bool) {
-	var fallback []string
+	best, bestScore := "", -1
 	for _, e := range entries {
-		if !m.matches(e.Name) || !ldCacheFlagsMatchArch(e.Flags, r.goarch) || !filepath.IsAbs(e.Path) {
+		rank := m.rank(e.Name)
+		if rank < 0 || !ldCacheFlagsMatchArch(e.Flags, r.goarch) || !filepath.IsAbs(e.Path) {
+			continue
+		}
+		score := 2 * (1 - rank) // exact beats stem...
+		if e.Hwcap == 0 {
+			score++ // ...and baseline beats hwcap-specific
+		}
+		if score <= bestScore {
 			continue
 		}
 		p := r.root + e.Path
@@ -443,15 +490,9 @@ func (r *binaryResolver) findLibraryInCache(entries []LDCacheEntry, m libraryMat
 		if checkRegularFile(p) != nil || !elfMatchesArch(p, r.goarch) {
 			continue
 		}
-		if e.Hwcap == 0 {
-			return p, true
-		}
-		fallback = append(fallback, p)
+		best, bestScore = p, score
 	}
-	if len(fallback) > 0 {
-		return fallback[0], true
-	}
-	return "", false
+	return best, bestScore >= 0
 }
 
 // findProgram searches $PATH like a shell, then /usr/bin and /usr/sbin.

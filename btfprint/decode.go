@@ -86,6 +86,14 @@ func typeString(t btf.Type) string {
 	switch t := t.(type) {
 	case nil:
 		return "no type"
+	case *btf.Void:
+		return "void"
+	case *btf.FuncProto:
+		return "function prototype"
+	case *btf.Func:
+		return "function " + t.Name
+	case *btf.Fwd:
+		return "forward declaration " + t.Name
 	case *btf.Struct:
 		return "struct " + anon(t.Name)
 	case *btf.Union:
@@ -176,7 +184,7 @@ func decode(t btf.Type, data []byte, depth int) (value, error) {
 	case nil:
 		return value{}, errors.New("no type")
 	default:
-		return value{}, fmt.Errorf("cannot render a %s", typeString(t))
+		return value{}, fmt.Errorf("%s: no printable form", typeString(t))
 	}
 }
 

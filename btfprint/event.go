@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/cilium/ebpf/btf"
@@ -41,7 +42,7 @@ type column struct {
 // Members of anonymous nested structs and unions are columns of their own.
 // A column is as wide as its header or its type's usual values, whichever is
 // wider: 3 for 8-bit integers, 5 for 16-bit, 7 for 32-bit, 12 for 64-bit,
-// 5 for bool, 10 for floats, 18 for pointers, N for char[N] (at most 32
+// the digits of the largest value for integer bitfields, 5 for bool, 10 for floats, 18 for pointers, N for char[N] (at most 32
 // unless it is the last column), the longest enumerator name for enums. A
 // type that is not a struct gets a single VALUE column.
 type EventTable struct {
@@ -71,7 +72,11 @@ func NewEventTable(w io.Writer, t btf.Type) (*EventTable, error) {
 		}
 		for i, m := range flat {
 			last := i == len(flat)-1
-			e.cols = append(e.cols, column{m: m, width: max(len(m.name), typeWidth(m.typ, last))})
+			w := typeWidth(m.typ, last)
+			if m.bits > 0 {
+				w = bitfieldWidth(m, w)
+			}
+			e.cols = append(e.cols, column{m: m, width: max(len(m.name), w)})
 		}
 	}
 	if len(e.cols) == 0 {
@@ -118,6 +123,20 @@ func typeWidth(t btf.Type, last bool) int {
 		}
 	}
 	return 0
+}
+
+// bitfieldWidth fits an integer bitfield's largest value: a 12-bit CPU
+// number needs 4 columns, not the 7 of its u32 storage.
+func bitfieldWidth(m member, w int) int {
+	i, ok := btf.UnderlyingType(m.typ).(*btf.Int)
+	if !ok || i.Encoding&btf.Bool != 0 || m.bits > 64 {
+		return w
+	}
+	n := len(strconv.FormatUint(^uint64(0)>>(64-m.bits), 10))
+	if i.Encoding&btf.Signed != 0 {
+		n++
+	}
+	return n
 }
 
 // Write prints one record, preceded by the header line if it is the first.

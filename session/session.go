@@ -26,16 +26,26 @@ type Session struct {
 	Attachments []attach.Attachment
 	// Names of the attached programs, parallel to Attachments.
 	Programs []string
+
+	readers []*reader
 }
 
-// Open loads spec into the kernel. fullLog puts the whole verifier log into
-// a rejection error instead of its last lines.
-func Open(spec *ebpf.CollectionSpec, fullLog bool) (*Session, error) {
+// Open loads spec into the kernel and opens a reader on every ring buffer
+// and perf event array, before anything is attached: a perf event array
+// has no buffers until its reader exists, and events sent earlier are lost.
+// fullLog puts the whole verifier log into a rejection error instead of
+// its last lines. perfPages sizes each per-CPU perf buffer (0: 64 pages).
+func Open(spec *ebpf.CollectionSpec, fullLog bool, perfPages int) (*Session, error) {
 	coll, err := Load(spec, fullLog)
 	if err != nil {
 		return nil, err
 	}
-	return &Session{Spec: spec, Collection: coll}, nil
+	s := &Session{Spec: spec, Collection: coll}
+	if s.readers, err = openReaders(s.EventSources(), perfPages); err != nil {
+		coll.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // Attach attaches the named program at t.
@@ -64,9 +74,13 @@ func (s *Session) Detach() error {
 	return errors.Join(errs...)
 }
 
-// Close detaches everything and unloads the collection.
+// Close detaches everything, closes the readers and unloads the collection.
 func (s *Session) Close() error {
 	err := s.Detach()
+	for _, r := range s.readers {
+		r.Close()
+	}
+	s.readers = nil
 	if s.Collection != nil {
 		s.Collection.Close()
 		s.Collection = nil
@@ -118,8 +132,6 @@ type RunOptions struct {
 	OnEvent func(Event)
 	// Iterators write their output here once, right after Run starts.
 	IterOutput io.Writer
-	// PerfPages is the size of each per-CPU perf buffer in pages (default 64).
-	PerfPages int
 }
 
 // RunStats are counted during a run.
@@ -141,17 +153,7 @@ func (s *Session) Run(ctx context.Context, ro RunOptions) (RunStats, error) {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	sources := s.EventSources()
-	readers, err := openReaders(sources, ro.PerfPages)
-	if err != nil {
-		return stats, err
-	}
-	defer func() {
-		for _, r := range readers {
-			r.Close()
-		}
-	}()
-
+	readers := s.readers
 	events := make(chan Event, 1024)
 	lost := make(chan lostReport, 16)
 	var wg sync.WaitGroup

@@ -208,8 +208,8 @@ func TypeName(t btf.Type) string {
 		if t.Encoding == btf.Bool {
 			return "bool"
 		}
-		if t.Encoding&btf.Char != 0 {
-			return "char"
+		if t.Name != "" {
+			return t.Name
 		}
 		if t.Encoding&btf.Signed != 0 {
 			return fmt.Sprintf("s%d", t.Size*8)

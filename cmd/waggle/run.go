@@ -132,7 +132,7 @@ func runObject(ctx context.Context, path string, f *runFlags, stdout, stderr io.
 		}()
 	}
 
-	s, err := session.Open(spec, f.verbose)
+	s, err := session.Open(spec, f.verbose, 0)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,508 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wagglebpf/waggle/attach"
+	"github.com/wagglebpf/waggle/session"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// openUnique opens a path that exists nowhere else, n times, from this
+// process (it need not exist: the tracepoint fires on the attempt).
+func openUnique(t *testing.T, n int) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("waggle-probe-%d-%d", os.Getpid(), time.Now().UnixNano()))
+	for i := 0; i < n; i++ {
+		if f, err := os.Open(path); err == nil {
+			f.Close()
+		}
+	}
+	return path
+}
+
+func TestRunTracepointText(t *testing.T) {
+	requireKernel(t)
+	for _, obj := range []string{"openat.bpf.o", "openat_perf.bpf.o"} {
+		t.Run(obj, func(t *testing.T) {
+			bg := startWaggle(t, "run", fixture(obj), "--set", fmt.Sprintf("target_pid=%d", os.Getpid()))
+			path := openUnique(t, 3)
+			time.Sleep(200 * time.Millisecond)
+			r := bg.stop(t)
+			if r.code != 0 {
+				t.Fatalf("waggle failed\n%s", r)
+			}
+			lines := strings.Split(r.stdout, "\n")
+			if !regexp.MustCompile(`^PID\s+UID\s+FLAGS\s+COMM\s+FILENAME$`).MatchString(lines[0]) {
+				t.Errorf("first line is not the event header: %q", lines[0])
+			}
+			var hits int
+			for _, l := range lines {
+				if strings.HasSuffix(l, path) {
+					hits++
+					if f := strings.Fields(l); len(f) < 5 || f[0] != strconv.Itoa(os.Getpid()) {
+						t.Errorf("event line %q does not start with our pid %d", l, os.Getpid())
+					}
+				} else if f := strings.Fields(l); len(f) >= 5 && f[0] != "PID" && !strings.HasPrefix(l, "@") && f[0] != strconv.Itoa(os.Getpid()) {
+					t.Errorf("target_pid filter let through %q", l)
+				}
+			}
+			if hits != 3 {
+				t.Errorf("found %d events for %s, want 3\n%s", hits, path, r)
+			}
+		})
+	}
+}
+
+func TestRunTracepointJSON(t *testing.T) {
+	requireKernel(t)
+	bg := startWaggle(t, "run", fixture("openat.bpf.o"), "-o", "json", "--set", fmt.Sprintf("target_pid=%d", os.Getpid()))
+	path := openUnique(t, 2)
+	time.Sleep(200 * time.Millisecond)
+	r := bg.stop(t)
+	if r.code != 0 {
+		t.Fatalf("waggle failed\n%s", r)
+	}
+	var events, maps int
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var line struct {
+			Type string          `json:"type"`
+			Map  string          `json:"map"`
+			Data json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(l), &line); err != nil {
+			t.Fatalf("line %q is not JSON: %v", l, err)
+		}
+		switch line.Type {
+		case "event":
+			var ev struct {
+				PID      int    `json:"pid"`
+				Comm     string `json:"comm"`
+				Filename string `json:"filename"`
+			}
+			if err := json.Unmarshal(line.Data, &ev); err != nil {
+				t.Fatalf("event %s: %v", line.Data, err)
+			}
+			if ev.PID != os.Getpid() {
+				t.Errorf("event from pid %d got through the filter", ev.PID)
+			}
+			if ev.Filename == path {
+				events++
+			}
+		case "map":
+			var m map[string]map[string]uint64
+			if err := json.Unmarshal(line.Data, &m); err != nil {
+				t.Fatalf("map %s: %v", line.Data, err)
+			}
+			for k, v := range m["@counts"] {
+				if strings.HasPrefix(k, strconv.Itoa(os.Getpid())+",") && v >= 2 {
+					maps++
+				}
+			}
+		}
+	}
+	if events != 2 {
+		t.Errorf("found %d JSON events for %s, want 2\n%s", events, path, r)
+	}
+	if maps != 1 {
+		t.Errorf("no @counts entry for our pid with at least 2 opens\n%s", r)
+	}
+}
+
+// buildTarget compiles the uprobe target program.
+func buildTarget(t *testing.T) string {
+	t.Helper()
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		t.Fatalf("the uprobe test needs a C compiler (apt-get install gcc): %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "uprobe_target")
+	if out, err := exec.Command(cc, "-O1", "-o", bin, fixture("uprobe_target.c")).CombinedOutput(); err != nil {
+		t.Fatalf("build uprobe target: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func TestRunUprobeHistAndStructKeys(t *testing.T) {
+	requireKernel(t)
+	bin := buildTarget(t)
+	target := bin + ":waggle_target"
+	r := waggle(t, "run", fixture("uprobe.bpf.o"), "--attach", "on_enter="+target, "--attach", "on_return="+target, "-c", bin)
+	if r.code != 0 {
+		t.Fatalf("waggle failed\n%s", r)
+	}
+	// Events: 9 entries and 9 returns, with arguments and return values.
+	var enters, returns []string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		f := strings.Fields(l)
+		if len(f) == 4 && f[1] == "KIND_ENTER" {
+			enters = append(enters, f[2])
+		}
+		if len(f) == 4 && f[1] == "KIND_RETURN" {
+			returns = append(returns, f[2])
+		}
+	}
+	if got, want := strings.Join(enters, ","), "0,1,2,3,5,8,100,1000,1000"; got != want {
+		t.Errorf("uprobe arguments %s, want %s\n%s", got, want, r)
+	}
+	if got, want := strings.Join(returns, ","), "0,2,4,6,10,16,200,2000,2000"; got != want {
+		t.Errorf("uretprobe values %s, want %s\n%s", got, want, r)
+	}
+	// Maps: the bcc-style hist and the struct-keyed hash, compared whole.
+	_, maps, ok := strings.Cut(r.stdout, "\n\n")
+	if !ok {
+		t.Fatalf("no map output after the events\n%s", r)
+	}
+	golden(t, "uprobe_maps.golden", maps)
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}
+
+func TestRunUprobeLibrary(t *testing.T) {
+	requireKernel(t)
+	bin := buildTarget(t)
+	r := waggle(t, "run", fixture("uprobe_libc.bpf.o"), "-v", "-c", bin)
+	if r.code != 0 {
+		t.Fatalf("waggle failed\n%s", r)
+	}
+	if !strings.Contains(r.stderr, "attached count_getpid to uprobe:libc.so.6:getpid") {
+		t.Errorf("no attach note for the libc uprobe\n%s", r)
+	}
+	if !regexp.MustCompile(`(?m)^@calls\[\d+\]: [1-9]\d*$`).MatchString(r.stdout) {
+		t.Errorf("no getpid call counted\n%s", r)
+	}
+}
+
+func TestRunRawTracepoint(t *testing.T) {
+	requireKernel(t)
+	bg := startWaggle(t, "run", fixture("rawtp.bpf.o"), "--set", fmt.Sprintf("target_pid=%d", os.Getpid()))
+	openUnique(t, 5)
+	r := bg.stop(t)
+	if r.code != 0 {
+		t.Fatalf("waggle failed\n%s", r)
+	}
+	// openat is syscall 257 on x86_64, 56 on arm64.
+	nr := map[string]string{"amd64": "257", "arm64": "56"}[runtime.GOARCH]
+	m := regexp.MustCompile(`(?m)^@syscalls\[` + nr + `\]: (\d+)$`).FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("no openat count in @syscalls\n%s", r)
+	}
+	if n, _ := strconv.Atoi(m[1]); n < 5 {
+		t.Errorf("counted %d openat calls, want at least 5", n)
+	}
+}
+
+func TestRunPerfEvent(t *testing.T) {
+	requireKernel(t)
+	r := waggle(t, "run", fixture("perf_event.bpf.o"), "--freq", "99", "-c", "sh -c 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'")
+	if r.code != 0 {
+		t.Fatalf("waggle failed\n%s", r)
+	}
+	m := regexp.MustCompile(`(?m)^@total: (\d+)$`).FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("no @total samples\n%s", r)
+	}
+	if n, _ := strconv.Atoi(m[1]); n < 1 {
+		t.Errorf("%d samples", n)
+	}
+	if !regexp.MustCompile(`(?m)^@samples\[\d+\]: [1-9]`).MatchString(r.stdout) {
+		t.Errorf("no per-CPU sample count\n%s", r)
+	}
+}
+
+// netns makes a network namespace with a veth pair: the host end has
+// 10.213.77.1/30, the namespace end (ifname "wgl0") 10.213.77.2/30.
+// Both ends and the namespace exist only for this test.
+func netns(t *testing.T) (ns string) {
+	t.Helper()
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Fatalf("network tests need iproute2 (apt-get install iproute2): %v", err)
+	}
+	ns = fmt.Sprintf("wgl%d", os.Getpid()%100000)
+	host := "wglh" + ns[3:]
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	exec.Command("ip", "netns", "del", ns).Run()
+	exec.Command("ip", "link", "del", host).Run()
+	run("netns", "add", ns)
+	t.Cleanup(func() {
+		exec.Command("ip", "link", "del", host).Run()
+		exec.Command("ip", "netns", "del", ns).Run()
+	})
+	run("link", "add", host, "type", "veth", "peer", "name", "wgl0", "netns", ns)
+	run("addr", "add", "10.213.77.1/30", "dev", host)
+	run("link", "set", host, "up")
+	run("-n", ns, "addr", "add", "10.213.77.2/30", "dev", "wgl0")
+	run("-n", ns, "link", "set", "wgl0", "up")
+	run("-n", ns, "link", "set", "lo", "up")
+	return ns
+}
+
+func TestRunNetworkPrograms(t *testing.T) {
+	requireKernel(t)
+	ns := netns(t)
+	bg := startWaggleIn(t, []string{"ip", "netns", "exec", ns}, "run", fixture("net.bpf.o"), "--iface", "wgl0")
+	send := func(port, n int) {
+		// Unconnected, so that ICMP port-unreachable replies do not fail
+		// later writes: nothing listens on these ports.
+		conn, err := net.ListenUDP("udp4", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		to := &net.UDPAddr{IP: net.IPv4(10, 213, 77, 2), Port: port}
+		for i := 0; i < n; i++ {
+			if _, err := conn.WriteToUDP([]byte("waggle"), to); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	// Datagrams to another port resolve the neighbour first and must not
+	// count; then 10 to port 4242 must count exactly.
+	send(4343, 3)
+	time.Sleep(300 * time.Millisecond)
+	send(4242, 10)
+	time.Sleep(300 * time.Millisecond)
+	r := bg.stop(t)
+	if r.code != 0 {
+		t.Fatalf("waggle failed\n%s", r)
+	}
+	for _, m := range []string{"xdp_packets", "tc_packets", "sock_packets"} {
+		if !strings.Contains(r.stdout, "@"+m+": 10\n") {
+			t.Errorf("want @%s: 10\n%s", m, r)
+		}
+	}
+}
+
+func TestRunCgroupPrograms(t *testing.T) {
+	requireKernel(t)
+	root, err := attach.CgroupV2Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cg := filepath.Join(root, fmt.Sprintf("waggle-test-%d", os.Getpid()))
+	if err := os.Mkdir(cg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(cg) })
+	// The command moves itself into the cgroup, reads two sysctls and sends
+	// three datagrams over loopback.
+	script := fmt.Sprintf(`echo $$ > %s/cgroup.procs && cat /proc/sys/kernel/ostype /proc/sys/kernel/osrelease >/dev/null && for i in 1 2 3; do echo $i > /dev/udp/127.0.0.1/9; done`, cg)
+	r := waggle(t, "run", fixture("cgroup.bpf.o"), "--cgroup", cg, "-c", "bash -c '"+script+"'")
+	if r.code != 0 {
+		t.Fatalf("waggle failed\n%s", r)
+	}
+	if m := regexp.MustCompile(`(?m)^@sysctl_reads: (\d+)$`).FindStringSubmatch(r.stdout); m == nil || m[1] < "2" {
+		t.Errorf("want at least 2 sysctl reads\n%s", r)
+	}
+	if m := regexp.MustCompile(`(?m)^@egress_packets: (\d+)$`).FindStringSubmatch(r.stdout); m == nil {
+		t.Errorf("want egress packets counted\n%s", r)
+	} else if n, _ := strconv.Atoi(m[1]); n < 3 {
+		t.Errorf("counted %d egress packets, want at least 3\n%s", n, r)
+	}
+}
+
+func TestRunAlternatives(t *testing.T) {
+	requireKernel(t)
+	// The exec hook: tp_btf where the kernel loads it, raw_tp otherwise.
+	want, other := "exec_raw (raw_tracepoint), not exec_btf", "tp_btf is not usable here"
+	if session.ProbeTracing(attach.KindTpBTF, "sched_process_exec") == nil {
+		want, other = "exec_btf (tp_btf), not exec_raw", "the kernel supports tp_btf"
+	}
+	r := waggle(t, "run", fixture("alt.bpf.o"), "-v", "--skip", "unlink_fentry,unlink_kprobe", "-c", "true")
+	if r.code != 0 {
+		t.Fatalf("waggle failed\n%s", r)
+	}
+	if !strings.Contains(r.stderr, "sched_process_exec has alternatives: using "+want+"; "+other) {
+		t.Errorf("no note on the choice of %s\n%s", want, r)
+	}
+	if !regexp.MustCompile(`(?m)^@execs: [1-9]`).MatchString(r.stdout) {
+		t.Errorf("exec not counted\n%s", r)
+	}
+
+	// The unlink hook: fentry where it loads; else kprobe, whose attach
+	// fails with the reason where the kernel has no kprobes (as here).
+	r = waggle(t, "run", fixture("alt.bpf.o"), "-v", "--duration", "1s")
+	if session.ProbeTracing(attach.KindFentry, "do_unlinkat") == nil {
+		if r.code != 0 || !strings.Contains(r.stderr, "using unlink_fentry (fentry), not unlink_kprobe") {
+			t.Fatalf("want unlink_fentry chosen and attached\n%s", r)
+		}
+		return
+	}
+	if !strings.Contains(r.stderr, "do_unlinkat has alternatives: using unlink_kprobe (kprobe), not unlink_fentry; fentry is not usable here") {
+		t.Errorf("no note on the choice of unlink_kprobe\n%s", r)
+	}
+	if attach.KprobesAvailable() {
+		if r.code != 0 {
+			t.Fatalf("waggle failed on a kernel with kprobes\n%s", r)
+		}
+		return
+	}
+	if r.code != 1 || !strings.Contains(r.stderr, "waggle: program unlink_kprobe: attach kprobe:do_unlinkat: kprobes are not available on this kernel") {
+		t.Errorf("want exit 1 with the kprobe message\n%s", r)
+	}
+}
+
+func TestRunKprobeOnly(t *testing.T) {
+	requireKernel(t)
+	if attach.KprobesAvailable() {
+		t.Skip("this kernel has kprobes; the test is for kernels without them")
+	}
+	r := waggle(t, "run", fixture("kprobe.bpf.o"), "--duration", "1s")
+	want := "waggle: program open_kprobe: attach kprobe:do_sys_openat2: kprobes are not available on this kernel"
+	if r.code != 1 || !strings.HasPrefix(r.stderr, want) {
+		t.Errorf("want exit 1 and %q\n%s", want, r)
+	}
+	// Loading alone works: the kernel's verifier accepts kprobe programs.
+	r = waggle(t, "run", fixture("kprobe.bpf.o"), "--only", "open_kretprobe", "--duration", "1s")
+	if !strings.Contains(r.stderr, "kretprobe:do_sys_openat2: kprobes are not available") {
+		t.Errorf("kretprobe: want the kprobe message\n%s", r)
+	}
+}
+
+func TestRunIterator(t *testing.T) {
+	requireKernel(t)
+	r := waggle(t, "run", fixture("iter.bpf.o"))
+	if r.code != 0 {
+		t.Fatalf("waggle failed\n%s", r)
+	}
+	// The iterator walks every task, this test's own process included.
+	if !regexp.MustCompile(`(?m)^` + strconv.Itoa(os.Getpid()) + ` \S+$`).MatchString(r.stdout) {
+		t.Errorf("no line for pid %d in the task iterator's output\n%s", os.Getpid(), r)
+	}
+}
+
+func TestRunOptionalSections(t *testing.T) {
+	requireKernel(t)
+	r := waggle(t, "run", fixture("optional.bpf.o"), "-v", "-c", "cat /etc/hostname")
+	if r.code != 0 {
+		t.Fatalf("waggle failed\n%s", r)
+	}
+	if !strings.Contains(r.stderr, "maybe: section ?tracepoint/syscalls/sys_enter_openat is not loaded by default") || !strings.Contains(r.stdout, "@always_count: ") || strings.Contains(r.stdout, "@maybe_count") {
+		t.Errorf("the ? section was loaded, or the other was not\n%s", r)
+	}
+	r = waggle(t, "run", fixture("optional.bpf.o"), "--only", "maybe", "-c", "cat /etc/hostname")
+	if r.code != 0 || !strings.Contains(r.stdout, "@maybe_count: ") || strings.Contains(r.stdout, "@always_count") {
+		t.Errorf("--only maybe did not load just maybe\n%s", r)
+	}
+}
+
+func TestRunList(t *testing.T) {
+	r := waggle(t, "run", fixture("openat.bpf.o"), "--list")
+	if r.code != 0 {
+		t.Fatalf("--list failed\n%s", r)
+	}
+	for _, want := range []string{
+		"trace_openat  tracepoint/syscalls/sys_enter_openat  TracePoint  tracepoint:syscalls:sys_enter_openat",
+		"counts  Hash     struct count_key",
+		"target_pid    __u32",
+		"tag           char[8]",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("--list lacks %q\n%s", want, r)
+		}
+	}
+}
+
+func TestRunBadInput(t *testing.T) {
+	dir := t.TempDir()
+	notELF := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notELF, []byte("just text\n"), 0o644)
+	obj, err := os.ReadFile(fixture("openat.bpf.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(dir, "truncated.o")
+	os.WriteFile(truncated, obj[:len(obj)/3], 0o644)
+
+	cases := []struct {
+		name   string
+		kernel bool
+		args   []string
+		want   string
+	}{
+		{"missing file", false, []string{"run", filepath.Join(dir, "nope.o")}, "no such file or directory"},
+		{"not ELF", false, []string{"run", notELF}, "is not an ELF object file"},
+		{"truncated ELF", false, []string{"run", truncated}, "not a usable BPF object"},
+		{"unknown --set name", false, []string{"run", fixture("openat.bpf.o"), "--set", "nope=1"}, `no variable "nope" in the object; settable variables: enabled, tag, target_pid`},
+		{"--set wrong type", false, []string{"run", fixture("openat.bpf.o"), "--set", "target_pid=abc"}, `target_pid is __u32: "abc" is not an integer`},
+		{"--set out of range", false, []string{"run", fixture("openat.bpf.o"), "--set", "target_pid=-1"}, `target_pid is __u32`},
+		{"--set bool", false, []string{"run", fixture("openat.bpf.o"), "--set", "enabled=maybe"}, `"maybe" is not true or false`},
+		{"--set long string", false, []string{"run", fixture("openat.bpf.o"), "--set", "tag=muchtoolong"}, `the array holds 8 including the terminating NUL`},
+		{"bad -o", false, []string{"run", fixture("openat.bpf.o"), "-o", "xml"}, "-o xml: expected text or json"},
+		{"unknown section", true, []string{"run", fixture("bad_section.bpf.o")}, `program mystery: unknown section "nonsense/thing"`},
+		{"verifier rejects", true, []string{"run", fixture("reject.bpf.o")}, "program bad_deref (section tracepoint/syscalls/sys_enter_openat) was rejected by the kernel verifier"},
+		{"missing uprobe binary", true, []string{"run", fixture("uprobe.bpf.o"), "--attach", "on_enter=/no/such/bin:f", "--only", "on_enter"}, "/no/such/bin"},
+		{"missing uprobe symbol", true, []string{"run", fixture("uprobe.bpf.o"), "--attach", "on_enter=/bin/true:no_such_symbol", "--only", "on_enter"}, `symbol "no_such_symbol" not found in /bin/true`},
+		{"uprobe without target", true, []string{"run", fixture("uprobe.bpf.o"), "--only", "on_enter"}, `section "uprobe" names no uprobe target; give one with --attach PROGRAM=BINARY:SYMBOL`},
+		{"missing tracepoint", true, []string{"run", fixture("openat.bpf.o"), "--attach", "trace_openat=syscalls:sys_enter_nope"}, "tracepoint syscalls:sys_enter_nope does not exist"},
+		{"unknown program", true, []string{"run", fixture("openat.bpf.o"), "--only", "nope"}, `no program "nope" in the object; it has: trace_openat`},
+		{"network program without iface", true, []string{"run", fixture("net.bpf.o"), "--only", "xdp_count"}, "xdp programs need an interface: use --iface NAME"},
+		{"missing iface", true, []string{"run", fixture("net.bpf.o"), "--only", "xdp_count", "--iface", "nosuch0"}, `interface "nosuch0" does not exist`},
+		{"missing cgroup", true, []string{"run", fixture("cgroup.bpf.o"), "--cgroup", "/sys/fs/cgroup/no/such"}, "does not exist"},
+		{"bad -c", true, []string{"run", fixture("openat.bpf.o"), "-c", "/no/such/command"}, "-c: exec: \"/no/such/command\""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.kernel {
+				requireKernel(t)
+			}
+			r := waggle(t, c.args...)
+			if r.code != 1 {
+				t.Errorf("exit %d, want 1\n%s", r.code, r)
+			}
+			if !strings.Contains(r.stderr, c.want) {
+				t.Errorf("stderr lacks %q\n%s", c.want, r)
+			}
+			if !strings.HasPrefix(r.stderr, "waggle: ") {
+				t.Errorf("error does not start with \"waggle: \"\n%s", r)
+			}
+		})
+	}
+}
+
+func TestRunVerifierLog(t *testing.T) {
+	requireKernel(t)
+	r := waggle(t, "run", fixture("reject.bpf.o"))
+	if !strings.Contains(r.stderr, "R0 invalid mem access 'map_value_or_null'") {
+		t.Errorf("the verifier's own words are missing\n%s", r)
+	}
+	short := strings.Count(r.stderr, "\n")
+	r = waggle(t, "run", "-v", fixture("reject.bpf.o"))
+	if long := strings.Count(r.stderr, "\n"); long < short {
+		t.Errorf("-v shows %d lines, fewer than the %d without it", long, short)
+	}
+}
