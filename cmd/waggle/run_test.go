@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -505,4 +506,83 @@ func TestRunVerifierLog(t *testing.T) {
 	if long := strings.Count(r.stderr, "\n"); long < short {
 		t.Errorf("-v shows %d lines, fewer than the %d without it", long, short)
 	}
+}
+
+func TestRunWithoutPrivileges(t *testing.T) {
+	if os.Geteuid() != 0 {
+		// Already unprivileged: waggle must explain, not fail with EPERM.
+		r := waggle(t, "run", fixture("openat.bpf.o"))
+		if r.code != 1 || !strings.Contains(r.stderr, "waggle needs root, or the CAP_BPF and CAP_PERFMON capabilities") {
+			t.Errorf("want the privileges sentence\n%s", r)
+		}
+		return
+	}
+	// As root, drop to nobody for one run.
+	os.Chmod(filepath.Dir(waggleBin), 0o755)
+	abs, _ := filepath.Abs(fixture("openat.bpf.o"))
+	cmd := exec.Command(waggleBin, "run", abs)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 {
+		t.Fatalf("want exit 1, got %v\n%s", err, out)
+	}
+	want := "waggle: waggle needs root, or the CAP_BPF and CAP_PERFMON capabilities, to load eBPF programs (try sudo)\n"
+	if string(out) != want {
+		t.Errorf("got %q, want %q", out, want)
+	}
+}
+
+func TestRunMountsTracefs(t *testing.T) {
+	requireKernel(t)
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Fatalf("needs unshare (util-linux): %v", err)
+	}
+	// In a private mount namespace without tracefs, waggle mounts it, says
+	// so once, and attaches a tracepoint.
+	script := `umount /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug/tracing 2>/dev/null; umount /sys/kernel/debug 2>/dev/null; exec "$0" "$@"`
+	r := waggleIn(t, []string{"unshare", "--mount", "--propagation", "private", "sh", "-c", script}, "run", fixture("openat.bpf.o"), "--duration", "100ms")
+	if r.code != 0 {
+		t.Fatalf("waggle failed\n%s", r)
+	}
+	if n := strings.Count(r.stderr, "waggle: mounted tracefs at /sys/kernel/tracing\n"); n != 1 {
+		t.Errorf("said %d times that it mounted tracefs, want once\n%s", n, r)
+	}
+}
+
+func TestRunPerCPUAndInterval(t *testing.T) {
+	requireKernel(t)
+	busy := "sh -c 'i=0; while [ $i -lt 400000 ]; do i=$((i+1)); done'"
+	r := waggle(t, "run", fixture("perf_event.bpf.o"), "--per-cpu", "--interval", "100ms", "-c", busy)
+	if r.code != 0 {
+		t.Fatalf("waggle failed\n%s", r)
+	}
+	if !regexp.MustCompile(`(?m)^@total\[cpu=\d+\]: [1-9]\d*$`).MatchString(r.stdout) {
+		t.Errorf("--per-cpu did not print per-CPU lines\n%s", r)
+	}
+	// Printed at every interval and at exit: more than one @samples block.
+	if n := len(regexp.MustCompile(`(?m)^@samples\[`).FindAllString(r.stdout, -1)); n < 2 {
+		t.Errorf("--interval printed maps %d times\n%s", n, r)
+	}
+}
+
+func TestRunUprobeJSONMaps(t *testing.T) {
+	requireKernel(t)
+	bin := buildTarget(t)
+	target := bin + ":waggle_target"
+	r := waggle(t, "run", fixture("uprobe.bpf.o"), "-o", "json", "--only", "on_enter", "--attach", "on_enter="+target, "-c", bin)
+	if r.code != 0 {
+		t.Fatalf("waggle failed\n%s", r)
+	}
+	var maps []string
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		if !json.Valid([]byte(l)) {
+			t.Fatalf("not JSON: %q", l)
+		}
+		if !strings.HasPrefix(l, `{"type": "event"`) {
+			maps = append(maps, l)
+		}
+	}
+	golden(t, "uprobe_maps_json.golden", strings.Join(maps, "\n")+"\n")
 }
