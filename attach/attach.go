@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -23,8 +24,8 @@ type Options struct {
 	Cgroup string
 	// PID restricts uprobes to one process (0: every process).
 	PID int
-	// Frequency (Hz) or Period (events) of perf_event sampling; Frequency
-	// wins when both are zero it defaults to 99 Hz.
+	// Frequency (Hz) or Period (events) of perf_event sampling; Period
+	// wins when both are set, and when both are zero Frequency is 99 Hz.
 	Frequency, Period uint64
 }
 
@@ -253,6 +254,11 @@ func attachKprobe(prog *ebpf.Program, t Target) (Attachment, error) {
 }
 
 func attachUprobe(prog *ebpf.Program, t Target, opts Options) (Attachment, error) {
+	if t.Uprobe.Symbol == "" && t.Uprobe.Offset == 0 {
+		// cilium/ebpf reads Address 0 as "no address" and would look up
+		// the made-up symbol name instead.
+		return nil, errors.New("address 0 cannot be probed; give a symbol or a nonzero address")
+	}
 	path, err := ResolveBinary(t.Uprobe.Binary, opts.PID)
 	if err != nil {
 		return nil, err
@@ -290,7 +296,15 @@ func CgroupV2Root() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("find cgroup v2: %w", err)
 	}
-	for _, line := range strings.Split(string(data), "\n") {
+	if dir, ok := cgroup2MountPoint(string(data)); ok {
+		return dir, nil
+	}
+	return "", errors.New("no cgroup v2 hierarchy is mounted (mount -t cgroup2 none /sys/fs/cgroup)")
+}
+
+// cgroup2MountPoint finds the first cgroup2 mount in /proc/self/mountinfo.
+func cgroup2MountPoint(mountinfo string) (string, bool) {
+	for _, line := range strings.Split(mountinfo, "\n") {
 		// Fields: id parent major:minor root mountpoint opts ... - fstype source superopts
 		pre, post, ok := strings.Cut(line, " - ")
 		if !ok {
@@ -300,10 +314,30 @@ func CgroupV2Root() (string, error) {
 			continue
 		}
 		if f := strings.Fields(pre); len(f) >= 5 {
-			return f[4], nil
+			return unescapeMountinfo(f[4]), true
 		}
 	}
-	return "", errors.New("no cgroup v2 hierarchy is mounted (mount -t cgroup2 none /sys/fs/cgroup)")
+	return "", false
+}
+
+// unescapeMountinfo undoes the kernel's octal escapes of space, tab,
+// newline and backslash (\040, \011, \012, \134) in mountinfo paths.
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // IsPermission reports whether err is the kernel refusing for lack of

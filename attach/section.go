@@ -113,7 +113,9 @@ func (t Target) HasTarget() bool {
 	case KindRawTracepoint, KindKprobe, KindKretprobe, KindKsyscall, KindKretsyscall:
 		return t.Name != ""
 	case KindUprobe, KindUretprobe:
-		return t.Uprobe.Binary != "" && (t.Uprobe.Symbol != "" || t.Uprobe.Offset != 0)
+		// An address-only target at 0 is still a target: attaching refuses
+		// it with a message about the address, not about a missing target.
+		return t.Uprobe.Binary != ""
 	}
 	return true
 }
@@ -131,6 +133,9 @@ func (t Target) String() string {
 		}
 		return t.Kind.String() + ":" + t.Name
 	case KindUprobe, KindUretprobe:
+		if t.Uprobe.Binary == "" {
+			return t.Kind.String()
+		}
 		return t.Kind.String() + ":" + t.Uprobe.String()
 	case KindPerfEvent:
 		ev := t.PerfEvent
@@ -171,7 +176,7 @@ func ParseSection(section string, progType ebpf.ProgramType, attachType ebpf.Att
 		t.Kind = KindTracepoint
 		if rest != "" {
 			g, n, ok := strings.Cut(rest, "/")
-			if !ok || g == "" || n == "" {
+			if !ok || g == "" || n == "" || strings.ContainsAny(n, "/:") || strings.Contains(g, ":") {
 				return t, fmt.Errorf("section %q: a tracepoint is written %s/GROUP/NAME", section, prefix)
 			}
 			t.Group, t.Name = g, n
@@ -288,7 +293,7 @@ func (t Target) Override(value string) (Target, error) {
 	switch t.Kind {
 	case KindTracepoint:
 		g, n, ok := strings.Cut(strings.Replace(value, ":", "/", 1), "/")
-		if !ok || g == "" || n == "" || strings.Contains(n, "/") {
+		if !ok || g == "" || n == "" || strings.ContainsAny(n, "/:") {
 			return t, fmt.Errorf("tracepoint target %q: expected GROUP:NAME", value)
 		}
 		t.Group, t.Name = g, n

@@ -1,6 +1,7 @@
 package attach
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/cilium/ebpf"
@@ -50,4 +51,10 @@ func attachSocket(prog *ebpf.Program, t Target, opts Options) (Attachment, error
 	return &socketAttachment{t: t, fd: fd}, nil
 }
 
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
+// htons converts v to network byte order, as the kernel expects
+// sll_protocol and the socket protocol argument.
+func htons(v uint16) uint16 {
+	var b [2]byte
+	binary.BigEndian.PutUint16(b[:], v)
+	return binary.NativeEndian.Uint16(b[:])
+}
