@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -82,6 +84,10 @@ func runObject(ctx context.Context, path string, f *runFlags, stdout, stderr io.
 	if f.output != "text" && f.output != "json" {
 		return fmt.Errorf("-o %s: expected text or json", f.output)
 	}
+	// Catch SIGINT and SIGTERM from the start: a signal that arrives while
+	// loading or attaching must still lead to a clean teardown.
+	ctx, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
 	overrides := map[string]string{}
 	for _, a := range f.attach {
 		prog, target, ok := strings.Cut(a, "=")
@@ -347,5 +353,3 @@ func plural(n int) string {
 	}
 	return "s"
 }
-
-var _ = os.Stderr
