@@ -2,6 +2,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "counter.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -11,26 +12,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define ETH_P_IP 0x0800
 #define DPORT 4242
 
-#define COUNTER(name)                              \
-	struct {                                   \
-		__uint(type, BPF_MAP_TYPE_ARRAY);  \
-		__uint(max_entries, 1);            \
-		__type(key, __u32);                \
-		__type(value, __u64);              \
-	} name SEC(".maps")
-
 COUNTER(xdp_packets);
 COUNTER(tc_packets);
 COUNTER(sock_packets);
-
-static __always_inline void bump(void *map)
-{
-	__u32 zero = 0;
-	__u64 *v = bpf_map_lookup_elem(map, &zero);
-
-	if (v)
-		__sync_fetch_and_add(v, 1);
-}
 
 /* Direct packet access, shared by XDP and tc. */
 static __always_inline int is_match(void *data, void *data_end)
