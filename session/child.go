@@ -130,9 +130,11 @@ func SplitCommand(s string) ([]string, error) {
 		words []string
 		cur   strings.Builder
 		inW   bool
-		quote rune
+		quote byte
 	)
-	rs := []rune(s)
+	// Bytes, not runes: every special character is ASCII, and arguments
+	// that are not valid UTF-8 (file names can be any bytes) pass unchanged.
+	rs := []byte(s)
 	for i := 0; i < len(rs); i++ {
 		c := rs[i]
 		switch {
@@ -140,20 +142,20 @@ func SplitCommand(s string) ([]string, error) {
 			if c == '\'' {
 				quote = 0
 			} else {
-				cur.WriteRune(c)
+				cur.WriteByte(c)
 			}
 		case c == '\\':
 			if i+1 >= len(rs) {
 				return nil, fmt.Errorf("command %q ends with a backslash", s)
 			}
 			i++
-			cur.WriteRune(rs[i])
+			cur.WriteByte(rs[i])
 			inW = true
 		case quote == '"':
 			if c == '"' {
 				quote = 0
 			} else {
-				cur.WriteRune(c)
+				cur.WriteByte(c)
 			}
 		case c == '\'' || c == '"':
 			quote, inW = c, true
@@ -164,7 +166,7 @@ func SplitCommand(s string) ([]string, error) {
 				inW = false
 			}
 		default:
-			cur.WriteRune(c)
+			cur.WriteByte(c)
 			inW = true
 		}
 	}

@@ -41,7 +41,7 @@ func Prepare(log io.Writer) error {
 	if mounted && log != nil {
 		fmt.Fprintf(log, "waggle: mounted tracefs at %s\n", attach.TracefsPath)
 	}
-	if err != nil && os.Geteuid() == 0 {
+	if err != nil && os.Geteuid() == 0 && log != nil {
 		// Not fatal: only tracepoints and probes need it, and they say so.
 		fmt.Fprintf(log, "waggle: %v\n", err)
 	}

@@ -1,9 +1,11 @@
 package session
 
 import (
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -15,7 +17,7 @@ import (
 
 // LoadObject reads a clang-built BPF object file, turning the ELF reader's
 // errors into ones a user can act on.
-func LoadObject(path string) (*ebpf.CollectionSpec, error) {
+func LoadObject(path string) (_ *ebpf.CollectionSpec, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -25,6 +27,16 @@ func LoadObject(path string) (*ebpf.CollectionSpec, error) {
 	if _, err := io.ReadFull(f, magic[:]); err != nil || string(magic[:]) != "\x7fELF" {
 		return nil, fmt.Errorf("%s is not an ELF object file (build BPF objects with clang -target bpf -g -O2 -c)", path)
 	}
+	// An object file is user input: a reader that panics on a malformed
+	// one must not take waggle down with it.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: not a usable BPF object: malformed ELF (%v)", path, r)
+		}
+	}()
+	if err := checkSections(f, path); err != nil {
+		return nil, err
+	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
@@ -33,6 +45,24 @@ func LoadObject(path string) (*ebpf.CollectionSpec, error) {
 		return nil, fmt.Errorf("%s: not a usable BPF object: %w", path, err)
 	}
 	return spec, nil
+}
+
+// maxZeroSection bounds the size of SHT_NOBITS sections (.bss), which
+// cilium/ebpf allocates in full while reading an object: a corrupt header
+// must not make waggle allocate gigabytes. No BPF map value is this large.
+const maxZeroSection = math.MaxInt32
+
+func checkSections(r io.ReaderAt, path string) error {
+	ef, err := elf.NewFile(r)
+	if err != nil {
+		return nil // the ELF reader proper says what is wrong
+	}
+	for _, s := range ef.Sections {
+		if s.Type == elf.SHT_NOBITS && s.Size > maxZeroSection {
+			return fmt.Errorf("%s: not a usable BPF object: section %s claims %d bytes (the file is malformed)", path, s.Name, s.Size)
+		}
+	}
+	return nil
 }
 
 // Plan is what a run will load and where each program attaches.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"sort"
 	"sync"
 	"syscall"
@@ -42,7 +43,7 @@ func Open(spec *ebpf.CollectionSpec, fullLog bool, perfPages int) (*Session, err
 	}
 	s := &Session{Spec: spec, Collection: coll}
 	if s.readers, err = openReaders(s.EventSources(), perfPages); err != nil {
-		coll.Close()
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -84,6 +85,10 @@ func (s *Session) Close() error {
 	if s.Collection != nil {
 		s.Collection.Close()
 		s.Collection = nil
+		// cilium/ebpf memory-maps .data, .rodata and .bss for the
+		// collection's Variables and unmaps them only from a GC cleanup;
+		// the kernel keeps those maps until then.
+		runtime.GC()
 	}
 	return err
 }
@@ -153,23 +158,8 @@ func (s *Session) Run(ctx context.Context, ro RunOptions) (RunStats, error) {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	readers := s.readers
-	events := make(chan Event, 1024)
-	lost := make(chan lostReport, 16)
-	var wg sync.WaitGroup
-	for _, r := range readers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.pump(events, lost)
-		}()
-	}
-	pumpsDone := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(pumpsDone)
-	}()
-
+	// Iterators and the command's release come first, so that an error
+	// there returns before any reader goroutine starts.
 	onlyIterators := len(s.Attachments) > 0
 	for _, a := range s.Attachments {
 		it, ok := a.(attach.Iterator)
@@ -189,6 +179,23 @@ func (s *Session) Run(ctx context.Context, ro RunOptions) (RunStats, error) {
 			return stats, fmt.Errorf("-c: start command: %w", err)
 		}
 	}
+
+	readers := s.readers
+	events := make(chan Event, 1024)
+	lost := make(chan lostReport, 16)
+	var wg sync.WaitGroup
+	for _, r := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.pump(events, lost)
+		}()
+	}
+	pumpsDone := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(pumpsDone)
+	}()
 
 	var timeout <-chan time.Time
 	if ro.Duration > 0 {
@@ -245,30 +252,23 @@ func (s *Session) Run(ctx context.Context, ro RunOptions) (RunStats, error) {
 	for _, r := range readers {
 		r.flush()
 	}
-	for {
+	for drained := false; !drained; {
 		select {
 		case ev := <-events:
 			handle(ev)
-			continue
 		case l := <-lost:
 			stats.Lost[l.source] += l.n
-			continue
 		case <-pumpsDone:
+			// No pump sends any more: take what they queued before returning.
+			for len(events) > 0 {
+				handle(<-events)
+			}
+			for len(lost) > 0 {
+				l := <-lost
+				stats.Lost[l.source] += l.n
+			}
+			drained = true
 		}
-		break
-	}
-	// Anything queued between the last receive and pumpsDone closing.
-	for {
-		select {
-		case ev := <-events:
-			handle(ev)
-			continue
-		case l := <-lost:
-			stats.Lost[l.source] += l.n
-			continue
-		default:
-		}
-		break
 	}
 	for _, r := range readers {
 		if r.err != nil {

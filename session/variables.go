@@ -2,6 +2,7 @@ package session
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -78,6 +79,11 @@ func SetVariables(spec *ebpf.CollectionSpec, assignments []string) error {
 			}
 			return fmt.Errorf("--set %s: no variable %q in the object; %s", a, name, have)
 		}
+		// Checked first so that a malformed object's BTF (a char[4294967295]
+		// over 8 bytes) cannot make EncodeValue allocate its claimed size.
+		if size, err := btf.Sizeof(v.Type); err != nil || size != len(v.Spec.Value) {
+			return fmt.Errorf("--set %s: the object is malformed: %s takes %d bytes, but its BTF type %s does not", a, name, len(v.Spec.Value), TypeName(v.Type))
+		}
 		raw, err := EncodeValue(v.Type, value, spec.ByteOrder)
 		if err != nil {
 			return fmt.Errorf("--set %s: %s is %s: %w", a, name, TypeName(v.Type), err)
@@ -101,6 +107,9 @@ func EncodeValue(t btf.Type, text string, order binary.ByteOrder) ([]byte, error
 	switch t := t.(type) {
 	case *btf.Int:
 		if t.Encoding == btf.Bool {
+			if !intSize(t.Size) {
+				return nil, fmt.Errorf("integers of %d bytes are %w", t.Size, errIntSize)
+			}
 			b, err := strconv.ParseBool(text)
 			if err != nil {
 				return nil, fmt.Errorf("%q is not true or false", text)
@@ -111,19 +120,27 @@ func EncodeValue(t btf.Type, text string, order binary.ByteOrder) ([]byte, error
 			}
 			return out, nil
 		}
-		if t.Size == 1 && t.Encoding&btf.Char != 0 && len(text) == 1 {
+		// clang encodes plain char as a signed int named "char", not with
+		// the Char flag, so the name is what marks it.
+		if t.Size == 1 && (t.Encoding&btf.Char != 0 || t.Name == "char") && len(text) == 1 {
 			return []byte{text[0]}, nil
 		}
 		return encodeInt(text, t.Size, t.Encoding&btf.Signed != 0, order)
 	case *btf.Enum:
 		for _, v := range t.Values {
 			if v.Name == text {
+				if !intSize(t.Size) {
+					return nil, fmt.Errorf("integers of %d bytes are %w", t.Size, errIntSize)
+				}
 				out := make([]byte, t.Size)
 				putInt(out, v.Value, order)
 				return out, nil
 			}
 		}
 		out, err := encodeInt(text, t.Size, t.Signed, order)
+		if errors.Is(err, errRange) || errors.Is(err, errIntSize) {
+			return nil, err
+		}
 		if err != nil {
 			names := make([]string, len(t.Values))
 			for i, v := range t.Values {
@@ -147,22 +164,38 @@ func EncodeValue(t btf.Type, text string, order binary.ByteOrder) ([]byte, error
 	return nil, fmt.Errorf("waggle cannot set values of this type")
 }
 
+// errRange and errIntSize let enum parsing tell a number it cannot hold
+// from text that is no number at all.
+var (
+	errRange   = errors.New("out of range")
+	errIntSize = errors.New("not supported")
+)
+
+// intSize reports whether putInt can write an integer of size bytes.
+func intSize(size uint32) bool {
+	return size == 1 || size == 2 || size == 4 || size == 8
+}
+
 func encodeInt(text string, size uint32, signed bool, order binary.ByteOrder) ([]byte, error) {
-	bits := int(size) * 8
-	if bits == 0 || bits > 64 {
-		return nil, fmt.Errorf("integers of %d bytes are not supported", size)
+	if !intSize(size) {
+		return nil, fmt.Errorf("integers of %d bytes are %w", size, errIntSize)
 	}
+	bits := int(size) * 8
 	var u uint64
 	if signed {
 		v, err := strconv.ParseInt(text, 0, bits)
 		if err != nil {
-			return nil, intError(text, bits, true, err)
+			return nil, intError(text, bits, true, isRange(err))
 		}
 		u = uint64(v)
 	} else {
 		v, err := strconv.ParseUint(text, 0, bits)
 		if err != nil {
-			return nil, intError(text, bits, false, err)
+			// ParseUint calls "-1" a syntax error, but it is a number,
+			// just not one this type holds.
+			n, serr := strconv.ParseInt(text, 0, 64)
+			negative := (serr == nil && n < 0) || (isRange(serr) && strings.HasPrefix(text, "-"))
+			return nil, intError(text, bits, false, isRange(err) || negative)
 		}
 		u = v
 	}
@@ -171,12 +204,16 @@ func encodeInt(text string, size uint32, signed bool, order binary.ByteOrder) ([
 	return out, nil
 }
 
-func intError(text string, bits int, signed bool, err error) error {
-	if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+func isRange(err error) bool {
+	return errors.Is(err, strconv.ErrRange)
+}
+
+func intError(text string, bits int, signed, outOfRange bool) error {
+	if outOfRange {
 		if signed {
-			return fmt.Errorf("%s is out of range [%d, %d]", text, int64(-1)<<(bits-1), int64(uint64(1)<<(bits-1)-1))
+			return fmt.Errorf("%s is %w [%d, %d]", text, errRange, int64(-1)<<(bits-1), int64(uint64(1)<<(bits-1)-1))
 		}
-		return fmt.Errorf("%s is out of range [0, %d]", text, uint64(math.MaxUint64)>>(64-bits))
+		return fmt.Errorf("%s is %w [0, %d]", text, errRange, uint64(math.MaxUint64)>>(64-bits))
 	}
 	return fmt.Errorf("%q is not an integer", text)
 }
@@ -197,13 +234,25 @@ func putInt(b []byte, v uint64, order binary.ByteOrder) {
 // TypeName describes a BTF type briefly, as C would name it where it can:
 // "u32", "bool", "char[8]", "enum kind", "struct event".
 func TypeName(t btf.Type) string {
+	return typeName(t, 0)
+}
+
+// maxTypeNameDepth bounds typeName on the cyclic types a malformed object's
+// BTF can hold (a pointer or qualifier that refers to itself).
+const maxTypeNameDepth = 32
+
+func typeName(t btf.Type, depth int) string {
+	if depth > maxTypeNameDepth {
+		return "..."
+	}
+	depth++
 	switch t := t.(type) {
 	case *btf.Typedef:
 		return t.Name
 	case *btf.Const:
-		return TypeName(t.Type)
+		return typeName(t.Type, depth)
 	case *btf.Volatile:
-		return TypeName(t.Type)
+		return typeName(t.Type, depth)
 	case *btf.Int:
 		if t.Encoding == btf.Bool {
 			return "bool"
@@ -216,7 +265,7 @@ func TypeName(t btf.Type) string {
 		}
 		return fmt.Sprintf("u%d", t.Size*8)
 	case *btf.Array:
-		return fmt.Sprintf("%s[%d]", TypeName(t.Type), t.Nelems)
+		return fmt.Sprintf("%s[%d]", typeName(t.Type, depth), t.Nelems)
 	case *btf.Enum:
 		return "enum " + t.Name
 	case *btf.Struct:
@@ -224,7 +273,7 @@ func TypeName(t btf.Type) string {
 	case *btf.Union:
 		return "union " + t.Name
 	case *btf.Pointer:
-		return TypeName(t.Target) + " *"
+		return typeName(t.Target, depth) + " *"
 	case nil:
 		return "-"
 	}

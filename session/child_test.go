@@ -1,0 +1,185 @@
+package session
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSplitCommand(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"ls", []string{"ls"}},
+		{"  ls   -l\t/tmp\n", []string{"ls", "-l", "/tmp"}},
+		{`echo 'a b'  "c d"`, []string{"echo", "a b", "c d"}},
+		{`echo a'b c'd`, []string{"echo", "ab cd"}},
+		{`echo '' ""`, []string{"echo", "", ""}},
+		{`echo 'it''s'`, []string{"echo", "its"}},
+		{`echo "it's"`, []string{"echo", "it's"}},
+		{`echo 'say "hi"'`, []string{"echo", `say "hi"`}},
+		{`echo a\ b`, []string{"echo", "a b"}},
+		{`echo \'x\'`, []string{"echo", "'x'"}},
+		{`echo "a\"b"`, []string{"echo", `a"b`}},
+		{`echo "a\\b"`, []string{"echo", `a\b`}},
+		{`echo 'a\b'`, []string{"echo", `a\b`}}, // no escapes in single quotes
+		{`echo \\`, []string{"echo", `\`}},
+		{`echo \ `, []string{"echo", " "}},
+		{"echo 'tab\there'", []string{"echo", "tab\there"}},
+		{"echo héllo 'wörld'", []string{"echo", "héllo", "wörld"}},
+		{"cat \xff\xfe", []string{"cat", "\xff\xfe"}}, // not UTF-8: bytes pass unchanged
+	} {
+		got, err := SplitCommand(tc.in)
+		if err != nil {
+			t.Errorf("SplitCommand(%q): %v", tc.in, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("SplitCommand(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestSplitCommandErrors(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+	}{
+		{`echo 'abc`, "unterminated ' quote"},
+		{`echo "abc`, `unterminated " quote`},
+		{`echo "abc'`, `unterminated " quote`},
+		{`echo abc\`, "ends with a backslash"},
+		{`echo "abc\`, "ends with a backslash"},
+		{"", "empty command"},
+		{"   \t\n ", "empty command"},
+	} {
+		got, err := SplitCommand(tc.in)
+		if err == nil {
+			t.Errorf("SplitCommand(%q) = %q, want an error", tc.in, got)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("SplitCommand(%q) error %q does not say %q", tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestStartChildErrors(t *testing.T) {
+	if _, err := StartChild(nil); err == nil || !strings.Contains(err.Error(), "empty command") {
+		t.Errorf("StartChild(nil) error = %v, want empty command", err)
+	}
+	_, err := StartChild([]string{"waggle-no-such-command-xyz"})
+	if err == nil || !errors.Is(err, exec.ErrNotFound) {
+		t.Errorf("StartChild(missing) error = %v, want exec.ErrNotFound", err)
+	}
+}
+
+// waitDone fails the test if the child does not exit in time.
+func waitDone(t *testing.T, c *Child) {
+	t.Helper()
+	select {
+	case <-c.Done():
+	case <-time.After(10 * time.Second):
+		c.Abandon()
+		t.Fatal("child did not exit")
+	}
+}
+
+func TestChildWaitsForRelease(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "ran")
+	c, err := StartChild([]string{"touch", marker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PID() <= 0 {
+		t.Errorf("PID() = %d", c.PID())
+	}
+	// Paused: the command must not have run yet.
+	time.Sleep(100 * time.Millisecond)
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("command ran before Release")
+	}
+	select {
+	case <-c.Done():
+		t.Fatalf("child exited before Release: %v", c.Err())
+	default:
+	}
+	if err := c.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Release(); err != nil {
+		t.Errorf("second Release: %v", err)
+	}
+	waitDone(t, c)
+	if c.Err() != nil {
+		t.Errorf("command failed: %v", c.Err())
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("command did not run: %v", err)
+	}
+}
+
+func TestChildAbandonBeforeRelease(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "ran")
+	c, err := StartChild([]string{"touch", marker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Abandon()
+	var ee *exec.ExitError
+	if !errors.As(c.Err(), &ee) || ee.ExitCode() != 127 {
+		t.Errorf("abandoned child exit = %v, want status 127", c.Err())
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("an abandoned command ran")
+	}
+}
+
+func TestChildAbandonAfterRelease(t *testing.T) {
+	c, err := StartChild([]string{"sleep", "30"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Release(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	c.Abandon() // kills it
+	if time.Since(start) > 10*time.Second {
+		t.Error("Abandon did not kill the running command")
+	}
+	if c.Err() == nil {
+		t.Error("killed command reports success")
+	}
+}
+
+func TestChildArgumentsAndEnvironment(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	// $0 is the command name, the rest are its arguments; the marker
+	// variable must not leak into the command's environment.
+	script := `printf '%s|' "$0" "$@" > "$OUT"; printf '%s' "${` + childEnv + `-unset}" >> "$OUT"`
+	t.Setenv("OUT", out)
+	c, err := StartChild([]string{"sh", "-c", script, "zero", "a b", ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Release(); err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, c)
+	if c.Err() != nil {
+		t.Fatalf("command failed: %v", c.Err())
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "zero|a b||unset"; string(got) != want {
+		t.Errorf("command saw %q, want %q", got, want)
+	}
+}
