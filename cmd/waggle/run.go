@@ -38,6 +38,7 @@ type runFlags struct {
 	command   string
 	eventType string
 	perCPU    bool
+	perfPages int
 }
 
 func newRunCommand() *cobra.Command {
@@ -77,6 +78,7 @@ Runs until Ctrl-C, --duration, or until the command given with -c exits.`,
 	fl.StringVarP(&f.command, "command", "c", "", "run this command with the programs attached; stop when it exits")
 	fl.StringVar(&f.eventType, "event-type", "", "BTF type of ring/perf buffer records, when waggle cannot tell")
 	fl.BoolVar(&f.perCPU, "per-cpu", false, "print per-CPU map values per CPU instead of summed")
+	fl.IntVar(&f.perfPages, "perf-pages", 64, "size of each per-CPU perf buffer in pages (a power of two)")
 	return cmd
 }
 
@@ -138,7 +140,7 @@ func runObject(ctx context.Context, path string, f *runFlags, stdout, stderr io.
 		}()
 	}
 
-	s, err := session.Open(spec, f.verbose, 0)
+	s, err := session.Open(spec, f.verbose, f.perfPages)
 	if err != nil {
 		return err
 	}

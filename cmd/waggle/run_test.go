@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/wagglebpf/waggle/attach"
 	"github.com/wagglebpf/waggle/session"
 )
@@ -585,4 +587,42 @@ func TestRunUprobeJSONMaps(t *testing.T) {
 		}
 	}
 	golden(t, "uprobe_maps_json.golden", strings.Join(maps, "\n")+"\n")
+}
+
+func TestRunReportsLostPerfRecords(t *testing.T) {
+	requireKernel(t)
+	bg := startWaggle(t, "run", fixture("openat_perf.bpf.o"), "--perf-pages", "1", "--set", fmt.Sprintf("target_pid=%d", os.Getpid()))
+	// All records go to CPU 0's buffer: the kernel reports a buffer's
+	// losses with that buffer's next record.
+	// The thread stays locked: it exits with the test instead of going back
+	// to the scheduler pinned to one CPU.
+	runtime.LockOSThread()
+	var cpu0 unix.CPUSet
+	cpu0.Set(0)
+	if err := unix.SchedSetaffinity(0, &cpu0); err != nil {
+		t.Fatal(err)
+	}
+	// While waggle is stopped nothing drains the one-page buffer, so most
+	// of these 500 records (about 180 bytes each) cannot fit.
+	bg.cmd.Process.Signal(syscall.SIGSTOP)
+	openUnique(t, 500)
+	bg.cmd.Process.Signal(syscall.SIGCONT)
+	time.Sleep(200 * time.Millisecond)
+	// The kernel writes its "lost N" record into a perf buffer with the
+	// next record that fits, so send a few more once there is room.
+	openUnique(t, 5)
+	time.Sleep(200 * time.Millisecond)
+	r := bg.stop(t)
+	if r.code != 0 {
+		t.Fatalf("waggle failed\n%s", r)
+	}
+	m := regexp.MustCompile(`waggle: events: the kernel dropped (\d+) records \(perf buffer full\)`).FindStringSubmatch(r.stderr)
+	if m == nil {
+		t.Fatalf("no report of dropped records (%d printed)\n%s", strings.Count(r.stdout, "waggle-probe-"), r.stderr)
+	}
+	lost, _ := strconv.Atoi(m[1])
+	got := strings.Count(r.stdout, "waggle-probe-")
+	if lost+got != 505 {
+		t.Errorf("%d records printed + %d reported lost != 505 sent", got, lost)
+	}
 }
