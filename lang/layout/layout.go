@@ -82,15 +82,15 @@ type RecordKind uint64
 
 // Record kinds.
 const (
-	RecordPrintf RecordKind = iota + 1 // u64 format index, args tuple
-	RecordExit                         // u64 exit code
-	RecordPrint                        // u64 map index: print(@map)
-	RecordClear                        // u64 map index: clear(@map)
-	RecordZero                         // u64 map index: zero(@map)
-	RecordTime                         // u64 format index: time(fmt)
-	RecordPrintValue                   // u64 value index, value: print(expr)
-	RecordCat                          // u64 format index, args tuple: cat()
-	RecordSystem                       // u64 format index, args tuple: system()
+	RecordPrintf     RecordKind = iota + 1 // u64 format index, args tuple
+	RecordExit                             // u64 exit code
+	RecordPrint                            // u64 map index: print(@map)
+	RecordClear                            // u64 map index: clear(@map)
+	RecordZero                             // u64 map index: zero(@map)
+	RecordTime                             // u64 format index: time(fmt)
+	RecordPrintValue                       // u64 value index, value: print(expr)
+	RecordCat                              // u64 format index, args tuple: cat()
+	RecordSystem                           // u64 format index, args tuple: system()
 )
 
 // RecordHeader is the size of kind + index.
