@@ -69,6 +69,14 @@ func attachPerfEvent(prog *ebpf.Program, t Target, opts Options) (_ Attachment, 
 	}
 	ev, ok := perfEvents[name]
 	if !ok {
+		// bpftrace's names and aliases (faults, cs, cycles, ...).
+		if typ, config, _, found := SoftwareEvent(name); found {
+			ev, ok = perfEventID{typ, config}, true
+		} else if typ, config, _, found := HardwareEvent(name); found {
+			ev, ok = perfEventID{typ, config}, true
+		}
+	}
+	if !ok {
 		return nil, fmt.Errorf("unknown perf event %q", name)
 	}
 	cpus, err := OnlineCPUs()
@@ -79,6 +87,12 @@ func attachPerfEvent(prog *ebpf.Program, t Target, opts Options) (_ Attachment, 
 		Type:   ev.typ,
 		Size:   uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
 		Config: ev.config,
+	}
+	if t.Period != 0 || t.Frequency != 0 {
+		opts.Period, opts.Frequency = t.Period, t.Frequency
+	}
+	if t.OneCPU {
+		cpus = cpus[:1]
 	}
 	switch {
 	case opts.Period != 0:

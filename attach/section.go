@@ -90,6 +90,11 @@ type Target struct {
 	// PerfEvent names the perf event a perf_event program samples,
 	// e.g. "cpu-clock"; empty means cpu-clock.
 	PerfEvent string
+	// Period or Frequency of sampling for this target; zero means the
+	// one in Options. OneCPU samples on the first online CPU only (bpftrace's
+	// interval probes) instead of on every CPU.
+	Period, Frequency uint64
+	OneCPU            bool
 
 	// AttachType is the kernel attach type for cgroup, tc and tracing programs.
 	AttachType ebpf.AttachType

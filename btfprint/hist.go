@@ -3,9 +3,10 @@ package btfprint
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/wagglebpf/waggle/internal/histogram"
 )
 
 // histLayout locates the slots of a bcc/libbpf-tools `struct hist`.
@@ -68,94 +69,45 @@ func (h *histLayout) counts(data []byte) ([]uint64, error) {
 	return out, nil
 }
 
-// histRange returns the first and last non-empty slot and the largest
-// count; lo is -1 when every slot is empty.
-func histRange(counts []uint64) (lo, hi int, top uint64) {
-	lo, hi = -1, -1
-	for i, c := range counts {
-		if c > 0 {
-			if lo < 0 {
-				lo = i
-			}
-			hi = i
-		}
-		top = max(top, c)
-	}
-	return lo, hi, top
-}
-
-// pow2Label writes 2^k with bpftrace's binary suffixes: 512, 1K, 2K, 1M.
-func pow2Label(k int) string {
-	const suffixes = "KMGTPE"
-	d := k / 10
-	if d == 0 {
-		return strconv.FormatUint(1<<k, 10)
-	}
-	if d > len(suffixes) {
-		return "2^" + strconv.Itoa(k) // beyond any 64-bit value
-	}
-	return strconv.FormatUint(1<<(k-10*d), 10) + suffixes[d-1:d]
-}
-
 // bucketLabel is slot k's interval. bcc's slot 0 holds both 0 and 1, so it
 // is [0, 2) where bpftrace, which keeps them apart, would print [0] and [1].
 func bucketLabel(k int) string {
 	if k == 0 {
 		return "[0, 2)"
 	}
-	return "[" + pow2Label(k) + ", " + pow2Label(k+1) + ")"
+	return "[" + histogram.Pow2(k) + ", " + histogram.Pow2(k+1) + ")"
 }
 
-// appendHistText draws buckets as bpftrace does (src/output/text.cpp): the
-// label left-aligned in 16 columns, the count right-aligned in 8, then a bar
-// of '@' scaled to 52 columns of the largest count, computed in single
-// precision and truncated, between '|' characters. Empty buckets between the
-// first and last non-empty ones are drawn; an empty histogram draws nothing.
-func appendHistText(b []byte, counts []uint64) []byte {
-	const barWidth = 52
-	lo, hi, top := histRange(counts)
+// histBuckets lists the slots from the first to the last non-empty one
+// (none for an empty histogram) with their text labels and their closed
+// bounds for JSON: slot k holds [2^k, 2^(k+1)-1], slot 0 [0, 1]. Bounds past
+// 2^64 are written exactly, because JSON numbers have no range limit and
+// this package's JSON keeps integers exact (see [JSON]).
+func histBuckets(counts []uint64) []histogram.Bucket {
+	lo, hi := histogram.Span(counts)
 	if lo < 0 {
-		return b
+		return nil
 	}
+	out := make([]histogram.Bucket, 0, hi-lo+1)
 	for k := lo; k <= hi; k++ {
-		c := counts[k]
-		bar := int(float32(c) / float32(top) * barWidth)
-		b = fmt.Appendf(b, "%-16s%8d |%-52s|\n", bucketLabel(k), c, strings.Repeat("@", bar))
-	}
-	return b
-}
-
-// appendHistJSON writes buckets as bpftrace's -f json does
-// (src/output/json.cpp): closed intervals {"min": lo, "max": hi, "count": n},
-// ", " inside a bucket and "," between buckets.
-func appendHistJSON(b []byte, counts []uint64) []byte {
-	b = append(b, '[')
-	lo, hi, _ := histRange(counts)
-	for k := lo; lo >= 0 && k <= hi; k++ {
-		if k > lo {
-			b = append(b, ',')
-		}
-		b = append(b, `{"min": `...)
+		var lower, upper string
 		switch {
 		case k == 0:
-			b = append(b, '0')
+			lower = "0"
 		case k < 64:
-			b = strconv.AppendUint(b, 1<<k, 10)
+			lower = strconv.FormatUint(1<<k, 10)
 		default:
-			b = append(b, pow2(k, false)...)
+			lower = pow2(k, false)
 		}
-		b = append(b, `, "max": `...)
 		switch {
 		case k < 63:
-			b = strconv.AppendUint(b, 1<<(k+1)-1, 10)
+			upper = strconv.FormatUint(1<<(k+1)-1, 10)
 		case k == 63:
-			b = strconv.AppendUint(b, ^uint64(0), 10)
+			upper = strconv.FormatUint(^uint64(0), 10)
 		default:
-			b = append(b, pow2(k+1, true)...)
+			upper = pow2(k+1, true)
 		}
-		b = append(b, `, "count": `...)
-		b = strconv.AppendUint(b, counts[k], 10)
-		b = append(b, '}')
+		out = append(out, histogram.Bucket{Label: bucketLabel(k), Min: lower, Max: upper, Count: counts[k]})
 	}
-	return append(b, ']')
+	return out
 }

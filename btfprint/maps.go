@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/wagglebpf/waggle/internal/histogram"
 )
 
 // Entry is one key of a map with its value. Per-CPU maps have one value per
@@ -422,7 +424,7 @@ func mapText(name string, m Map, rows []row, hist *histLayout, scalar, perCPU bo
 					return nil, err
 				}
 				b = append(b, ":\n"...)
-				b = appendHistText(b, counts)
+				b = histogram.AppendText(b, histBuckets(counts))
 				b = append(b, '\n')
 				continue
 			}
@@ -472,7 +474,7 @@ func mapJSON(name string, m Map, rows []row, hist *histLayout, scalar, perCPU bo
 				if err != nil {
 					return nil, err
 				}
-				b = appendHistJSON(b, counts)
+				b = histogram.AppendJSON(b, histBuckets(counts))
 				continue
 			}
 			if m.Value == nil {

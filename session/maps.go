@@ -41,17 +41,29 @@ func ReadMaps(s *Session) ([]btfprint.Map, error) {
 }
 
 func readMap(name string, m *ebpf.Map) (btfprint.Map, error) {
-	perCPU := m.Type() == ebpf.PerCPUHash || m.Type() == ebpf.PerCPUArray || m.Type() == ebpf.LRUCPUHash
 	bm := btfprint.Map{
 		Name:   name,
-		PerCPU: perCPU,
+		PerCPU: isPerCPU(m.Type()),
 		Array:  m.Type() == ebpf.Array || m.Type() == ebpf.PerCPUArray,
 	}
+	var err error
+	bm.Entries, err = ReadEntries(m)
+	return bm, err
+}
+
+func isPerCPU(t ebpf.MapType) bool {
+	return t == ebpf.PerCPUHash || t == ebpf.PerCPUArray || t == ebpf.LRUCPUHash
+}
+
+// ReadEntries reads every entry of a hash or array map as raw bytes; a
+// per-CPU map gives one value per possible CPU.
+func ReadEntries(m *ebpf.Map) ([]btfprint.Entry, error) {
+	perCPU := isPerCPU(m.Type())
 	ncpu := 1
 	if perCPU {
 		n, err := ebpf.PossibleCPU()
 		if err != nil {
-			return bm, err
+			return nil, err
 		}
 		ncpu = n
 	}
@@ -71,7 +83,7 @@ func readMap(name string, m *ebpf.Map) (btfprint.Map, error) {
 			if isNotExist(err) {
 				break
 			}
-			return bm, err
+			return nil, err
 		}
 		keys = append(keys, next)
 		prev = next
@@ -79,6 +91,7 @@ func readMap(name string, m *ebpf.Map) (btfprint.Map, error) {
 			break
 		}
 	}
+	var entries []btfprint.Entry
 	for _, k := range keys {
 		values := make([][]byte, ncpu)
 		for i := range values {
@@ -94,11 +107,11 @@ func readMap(name string, m *ebpf.Map) (btfprint.Map, error) {
 			if isNotExist(err) {
 				continue
 			}
-			return bm, err
+			return nil, err
 		}
-		bm.Entries = append(bm.Entries, btfprint.Entry{Key: k, Values: values})
+		entries = append(entries, btfprint.Entry{Key: k, Values: values})
 	}
-	return bm, nil
+	return entries, nil
 }
 
 func isNotExist(err error) bool {

@@ -137,6 +137,10 @@ type RunOptions struct {
 	OnEvent func(Event)
 	// Iterators write their output here once, right after Run starts.
 	IterOutput io.Writer
+	// BeforeDrain runs once the programs are detached and before the
+	// buffers are drained for the last time: what it makes the programs
+	// send (bpftrace's END probes) is still read.
+	BeforeDrain func()
 }
 
 // RunStats are counted during a run.
@@ -249,6 +253,9 @@ func (s *Session) Run(ctx context.Context, ro RunOptions) (RunStats, error) {
 
 	// Stop new events at their source, then take what the buffers hold.
 	detachErr := s.Detach()
+	if ro.BeforeDrain != nil {
+		ro.BeforeDrain()
+	}
 	for _, r := range readers {
 		r.flush()
 	}

@@ -3,17 +3,34 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
+	"github.com/wagglebpf/waggle/lang/parser"
 	"github.com/wagglebpf/waggle/session"
 )
 
 func main() {
 	// A -c command starts as a copy of waggle that waits for its probes.
 	session.ExecChildIfRequested()
-	if err := newRootCommand().Execute(); err != nil {
-		fmt.Fprintf(os.Stderr, "waggle: %v\n", err)
+	cmd := newRootCommand()
+	if invokedAsBpftrace() {
+		cmd = newBpftraceCommand()
+	}
+	if err := cmd.Execute(); err != nil {
+		var (
+			ee       *exitError
+			scripted parser.ErrorList
+		)
+		switch {
+		case errors.As(err, &ee) && ee.silent:
+		case errors.As(err, &scripted):
+			// Script errors carry their own FILE:LINE:COL prefix.
+			fmt.Fprintln(os.Stderr, err)
+		default:
+			fmt.Fprintf(os.Stderr, "%s: %v\n", cmd.Name(), err)
+		}
 		os.Exit(exitCode(err))
 	}
 }

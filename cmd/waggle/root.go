@@ -19,8 +19,20 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newRunCommand())
+	root.AddCommand(newVersionCommand(), newRunCommand(), newTraceCommand())
 	return root
+}
+
+// newBpftraceCommand is the command tree when waggle is invoked as
+// bpftrace: the trace command at the top, with bpftrace's flags.
+func newBpftraceCommand() *cobra.Command {
+	cmd := newTraceCommand()
+	cmd.Use = "bpftrace [options] {-e 'PROGRAM' | FILE} [ARGS...]"
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	cmd.Version = buildVersion()
+	cmd.SetVersionTemplate("bpftrace v0.26.0 (waggle {{.Version}})\n")
+	cmd.Flags().BoolP("version", "V", false, "print the version")
+	return cmd
 }
 
 func newVersionCommand() *cobra.Command {
@@ -56,6 +68,9 @@ func buildVersion() string {
 type exitError struct {
 	code int
 	err  error
+	// silent errors are an exit status the user's script chose, not a
+	// failure to report.
+	silent bool
 }
 
 func (e *exitError) Error() string { return e.err.Error() }

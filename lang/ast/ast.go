@@ -165,6 +165,9 @@ type ForStmt struct {
 type JumpStmt struct {
 	Span
 	Kind string // "return", "break", "continue"
+	// Value is the operand of `return expr` (bpftrace's test probes and
+	// functions return a value); nil otherwise.
+	Value Expr
 }
 
 func (*Block) stmtNode()      {}
@@ -302,7 +305,8 @@ type TupleIndex struct {
 	Index int
 }
 
-// TupleExpr is (a, b, ...), at least two elements.
+// TupleExpr is (a, b, ...). bpftrace also writes a one-element tuple with
+// a trailing comma, (a,), and the empty tuple as ().
 type TupleExpr struct {
 	Span
 	typed
@@ -325,30 +329,42 @@ type SizeofExpr struct {
 	OfExpr Expr
 }
 
-// OffsetofExpr is offsetof(struct T, field[.field...]).
+// OffsetofExpr is offsetof(struct T, field[.field...]) or, with OfExpr set
+// instead of Of, offsetof(expr, field...) on the type of an expression
+// (offsetof(*curtask, comm)).
 type OffsetofExpr struct {
 	Span
 	typed
-	Of    *TypeExpr
-	Field []string
+	Of     *TypeExpr
+	OfExpr Expr
+	Field  []string
 }
 
 // TypeExpr is a type as written: "uint32", "int8", "string", "struct sock *",
 // "char[16]".
 type TypeExpr struct {
 	Span
-	Name  string // "uint64", "struct task_struct", "int"
-	Ptr   int    // levels of '*'
-	Array int    // element count for name[N]; 0 when not an array
+	Name string // "uint64", "struct task_struct", "int"
+	Ptr  int    // levels of '*'
+	// Array is the element count for name[N]; 0 when not an array, and
+	// ArrayUnsized for name[] (a cast whose length comes from the value).
+	Array int
 }
+
+// ArrayUnsized is TypeExpr.Array for an array type written without a
+// length, as in the cast (uint8[])x.
+const ArrayUnsized = -1
 
 func (t *TypeExpr) String() string {
 	s := t.Name
 	if t.Ptr > 0 {
 		s += " " + strings.Repeat("*", t.Ptr)
 	}
-	if t.Array > 0 {
+	switch {
+	case t.Array > 0:
 		s += fmt.Sprintf("[%d]", t.Array)
+	case t.Array == ArrayUnsized:
+		s += "[]"
 	}
 	return s
 }

@@ -57,11 +57,13 @@ func align8(n int) int { return (n + 7) &^ 7 }
 //	count     u64 count
 //	sum       s64/u64 total
 //	min, max  s64/u64 value, u64 set (0 until the first value on that CPU)
-//	avg       s64 total, u64 count
-//	stats     s64 total, u64 count (min and max are not kept, as in bpftrace)
+//	avg       s64 total (u64 if the type is not Signed), u64 count
+//	stats     as avg (min and max are not kept, as in bpftrace)
 //	hist      u64 count in the bucket; the bucket index is the last 8 bytes
-//	          of the key (HistKey)
-//	lhist     as hist
+//	          of the key (HistKey), numbered as Log2Buckets says
+//	lhist     as hist, buckets numbered: 0 below min; i in 1..n for
+//	          [min+(i-1)*step, min+i*step); n+1 for max and above, where
+//	          n = ceil((max-min)/step)
 //
 // Hist and lhist maps append an 8-byte bucket index to the user's key, as
 // bpftrace does, so that one map entry is one bucket.
@@ -84,7 +86,7 @@ type RecordKind uint64
 const (
 	RecordPrintf     RecordKind = iota + 1 // u64 format index, args tuple
 	RecordExit                             // u64 exit code
-	RecordPrint                            // u64 map index: print(@map)
+	RecordPrint                            // u64 map index[, u64 top, u64 div]: print(@map[, top, div]); without them, 0 and 0
 	RecordClear                            // u64 map index: clear(@map)
 	RecordZero                             // u64 map index: zero(@map)
 	RecordTime                             // u64 format index: time(fmt)

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/wagglebpf/waggle/attach"
+	"github.com/wagglebpf/waggle/lang/ast"
+	"github.com/wagglebpf/waggle/lang/driver"
+	"github.com/wagglebpf/waggle/lang/parser"
+	"github.com/wagglebpf/waggle/session"
+)
+
+type traceFlags struct {
+	program string
+	format  string
+	output  string
+	quiet   bool
+	command string
+	pid     int
+	list    bool
+	verbose bool
+	dump    string
+	dryRun  bool
+	unsafe  bool
+}
+
+func newTraceCommand() *cobra.Command {
+	var f traceFlags
+	cmd := &cobra.Command{
+		Use:   "trace [flags] {-e 'PROGRAM' | FILE.bt | -} [ARGS...]",
+		Short: "Run a bpftrace program, compiled straight to eBPF",
+		Long: `Compile a program in the bpftrace language straight to eBPF (no LLVM),
+load it, attach its probes and print what it prints, exactly as bpftrace does.
+
+Installed under the name bpftrace (a link), waggle behaves as bpftrace.`,
+		Example: `  waggle trace -e 'tracepoint:syscalls:sys_enter_openat { printf("%s %s\n", comm, str(args.filename)); }'
+  waggle trace -e 'tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }'
+  waggle trace -l 'tracepoint:sched:*'
+  waggle trace script.bt 1234`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runTrace(cmd.Context(), &f, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().SetInterspersed(false)
+	traceFlagSet(cmd, &f)
+	return cmd
+}
+
+func traceFlagSet(cmd *cobra.Command, f *traceFlags) {
+	fl := cmd.Flags()
+	fl.StringVarP(&f.program, "program", "e", "", "the program to run")
+	fl.StringVarP(&f.format, "format", "f", "text", "output format: text or json")
+	fl.StringVarP(&f.output, "output", "o", "", "write output to this file")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, `do not print "Attaching N probes..."`)
+	fl.StringVarP(&f.command, "command", "c", "", "run this command with the probes attached; cpid is its pid")
+	fl.IntVarP(&f.pid, "pid", "p", 0, "trace this process only (uprobes)")
+	fl.BoolVarP(&f.list, "list", "l", false, "list probes matching the pattern given as the argument")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "show whole verifier logs")
+	fl.StringVarP(&f.dump, "debug", "d", "", "dump: ast, asm or all, then run")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "compile and load into the verifier, attach nothing")
+	fl.BoolVar(&f.unsafe, "unsafe", false, "allow unsafe builtins (system, signal)")
+}
+
+func runTrace(ctx context.Context, f *traceFlags, args []string, stdout, stderr io.Writer) error {
+	if f.format != "text" && f.format != "json" {
+		return fmt.Errorf("-f %s: expected text or json", f.format)
+	}
+	if f.list {
+		pattern := "*"
+		if len(args) > 0 {
+			pattern = args[0]
+		}
+		if f.program != "" {
+			return fmt.Errorf("-l lists probes by pattern (waggle trace -l 'tracepoint:syscalls:*'); it does not take -e")
+		}
+		if err := session.Prepare(io.Discard); err != nil && os.Geteuid() == 0 {
+			return err
+		}
+		probes, err := attach.ListProbes(pattern)
+		if err != nil {
+			return err
+		}
+		for _, p := range probes {
+			fmt.Fprintln(stdout, p)
+		}
+		return nil
+	}
+
+	file, src, params, err := traceSource(f, args)
+	if err != nil {
+		return err
+	}
+	if f.output != "" {
+		out, err := os.Create(f.output)
+		if err != nil {
+			return err
+		}
+		defer out.Close()
+		stdout = out
+	}
+	if f.dump == "ast" || f.dump == "all" {
+		prog, err := parser.Parse(file, src)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(stdout, ast.Dump(prog, 0))
+	}
+	p, err := driver.Compile(file, src, params)
+	if err != nil {
+		return err
+	}
+	if f.dump == "asm" || f.dump == "all" {
+		for _, pr := range p.Probes {
+			fmt.Fprintf(stdout, "%s (%s):\n%v\n", pr.Instance.Name, pr.Program, p.Spec.Programs[pr.Program].Instructions)
+		}
+	}
+	var argv []string
+	if f.command != "" {
+		if argv, err = session.SplitCommand(f.command); err != nil {
+			return err
+		}
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code, err := driver.Run(ctx, p, driver.Options{
+		File: file, Source: src,
+		JSON:    f.format == "json",
+		Stdout:  stdout,
+		Stderr:  stderr,
+		Command: argv,
+		PID:     f.pid,
+		DryRun:  f.dryRun,
+		Verbose: f.verbose,
+		Quiet:   f.quiet,
+	})
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return &exitError{code: code, err: fmt.Errorf("exit(%d)", code), silent: true}
+	}
+	return nil
+}
+
+// traceSource finds the program: -e, a file, or "-" for stdin. What
+// follows are positional parameters ($1 ...).
+func traceSource(f *traceFlags, args []string) (file string, src []byte, params []string, err error) {
+	if f.program != "" {
+		return "-e", []byte(f.program), args, nil
+	}
+	if len(args) == 0 {
+		return "", nil, nil, fmt.Errorf("no program: give one with -e 'PROGRAM', as a file, or as - for stdin")
+	}
+	file, params = args[0], args[1:]
+	if file == "-" {
+		src, err = io.ReadAll(os.Stdin)
+		return "stdin", src, params, err
+	}
+	src, err = os.ReadFile(file)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	// A #! line is for the shell.
+	if strings.HasPrefix(string(src), "#!") {
+		src = append([]byte("//"), src[2:]...)
+	}
+	return file, src, params, nil
+}
+
+// invokedAsBpftrace reports whether argv[0] is bpftrace (a link to waggle).
+func invokedAsBpftrace() bool {
+	return filepath.Base(os.Args[0]) == "bpftrace"
+}

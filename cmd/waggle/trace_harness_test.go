@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// traceCase is one runtime test of `waggle trace`, read from
+// testdata/trace/*.test. The format, one directive per line, cases
+// separated by blank lines:
+//
+//	NAME          the case's name (starts a case)
+//	PROG          the program, passed with -e
+//	ARGS          extra arguments before -e, split on spaces
+//	EXPECT        a line of output that must appear exactly
+//	EXPECT_REGEX  a regular expression some line must match
+//	EXPECT_NONE   a line that must not appear
+//	AFTER         a shell command run once the probes are attached
+//	TIMEOUT       seconds before the case fails (default 10)
+//	EXIT          the expected exit status (default 0)
+//	REQUIRES      a command that must exist, e.g. cc
+//
+// A case ends when the program exits by itself (exit(), -c, END).
+type traceCase struct {
+	file, name  string
+	line        int
+	prog        string
+	args        []string
+	expect      []string
+	expectRegex []*regexp.Regexp
+	expectNone  []string
+	after       string
+	timeout     time.Duration
+	exit        int
+	requires    []string
+}
+
+func parseTraceCases(path string) ([]*traceCase, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		cases []*traceCase
+		cur   *traceCase
+	)
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		key, value, _ := strings.Cut(line, " ")
+		if key == "NAME" {
+			cur = &traceCase{file: filepath.Base(path), name: value, line: n, timeout: 10 * time.Second}
+			cases = append(cases, cur)
+			continue
+		}
+		if cur == nil {
+			return nil, fmt.Errorf("%s:%d: %s before NAME", path, n, key)
+		}
+		switch key {
+		case "PROG":
+			cur.prog = value
+		case "ARGS":
+			cur.args = strings.Fields(value)
+		case "EXPECT":
+			cur.expect = append(cur.expect, value)
+		case "EXPECT_REGEX":
+			re, err := regexp.Compile(value)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %v", path, n, err)
+			}
+			cur.expectRegex = append(cur.expectRegex, re)
+		case "EXPECT_NONE":
+			cur.expectNone = append(cur.expectNone, value)
+		case "AFTER":
+			cur.after = value
+		case "TIMEOUT":
+			s, err := strconv.Atoi(value)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: TIMEOUT %q", path, n, value)
+			}
+			cur.timeout = time.Duration(s) * time.Second
+		case "EXIT":
+			s, err := strconv.Atoi(value)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: EXIT %q", path, n, value)
+			}
+			cur.exit = s
+		case "REQUIRES":
+			cur.requires = append(cur.requires, value)
+		default:
+			return nil, fmt.Errorf("%s:%d: unknown directive %s", path, n, key)
+		}
+	}
+	for _, c := range cases {
+		if c.prog == "" {
+			return nil, fmt.Errorf("%s:%d: case %q has no PROG", path, c.line, c.name)
+		}
+	}
+	return cases, sc.Err()
+}
+
+func TestTraceRuntime(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "trace", "*.test"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no runtime test files: %v", err)
+	}
+	requireKernel(t)
+	for _, f := range files {
+		cases, err := parseTraceCases(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cases {
+			t.Run(strings.TrimSuffix(c.file, ".test")+"/"+c.name, func(t *testing.T) { runTraceCase(t, c) })
+		}
+	}
+}
+
+func runTraceCase(t *testing.T, c *traceCase) {
+	for _, r := range c.requires {
+		if _, err := exec.LookPath(r); err != nil {
+			t.Fatalf("%s:%d needs %s", c.file, c.line, r)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	args := append(append([]string{"trace"}, c.args...), "-e", c.prog)
+	cmd := exec.CommandContext(ctx, waggleBin, args...)
+	stdout := newSyncBuffer()
+	var stderr bytes.Buffer
+	cmd.Stdout = stdout
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	// Attached when "Attaching N probes..." appears on stdout; AFTER runs
+	// then. Stderr is collected meanwhile.
+	stderrDone := make(chan struct{})
+	go func() {
+		stderr.ReadFrom(pr)
+		close(stderrDone)
+	}()
+	if c.after != "" {
+		deadline := time.Now().Add(c.timeout)
+		for !strings.Contains(stdout.String(), "Attaching") && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if out, err := exec.CommandContext(ctx, "sh", "-c", c.after).CombinedOutput(); err != nil {
+			t.Logf("AFTER %q: %v\n%s", c.after, err, out)
+		}
+	}
+	err = cmd.Wait()
+	<-stderrDone
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	out := stdout.String()
+	report := fmt.Sprintf("%s:%d %s\n--- stdout\n%s--- stderr\n%s", c.file, c.line, c.prog, out, stderr.String())
+	if ctx.Err() != nil {
+		t.Fatalf("timed out after %v\n%s", c.timeout, report)
+	}
+	if strings.Contains(stderr.String(), "panic:") {
+		t.Fatalf("panic\n%s", report)
+	}
+	if code != c.exit {
+		t.Fatalf("exit %d, want %d\n%s", code, c.exit, report)
+	}
+	lines := strings.Split(out, "\n")
+	has := func(want string) bool {
+		for _, l := range lines {
+			if l == want {
+				return true
+			}
+		}
+		return false
+	}
+	for _, want := range c.expect {
+		if !has(want) {
+			t.Errorf("no line %q\n%s", want, report)
+		}
+	}
+	for _, re := range c.expectRegex {
+		found := false
+		for _, l := range lines {
+			if re.MatchString(l) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("no line matches %q\n%s", re, report)
+		}
+	}
+	for _, bad := range c.expectNone {
+		if has(bad) {
+			t.Errorf("unexpected line %q\n%s", bad, report)
+		}
+	}
+}

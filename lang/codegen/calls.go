@@ -1,0 +1,233 @@
+package codegen
+
+import (
+	"github.com/cilium/ebpf/asm"
+	"github.com/wagglebpf/waggle/lang/ast"
+	"github.com/wagglebpf/waggle/lang/layout"
+)
+
+// exprStmt generates an expression whose value is not used.
+func (g *gen) exprStmt(e ast.Expr) error {
+	v, err := g.expr(e)
+	if err != nil {
+		return err
+	}
+	if v != nil && v.i != nil {
+		g.regs.free(v.i)
+	}
+	return nil
+}
+
+func (g *gen) call(e *ast.Call) (*val, error) {
+	switch e.Func {
+	case "printf":
+		args := make([]*ast.Type, 0, len(e.Args)-1)
+		for _, a := range e.Args[1:] {
+			args = append(args, recordType(a.Type()))
+		}
+		idx := len(g.prog.Formats)
+		g.prog.Formats = append(g.prog.Formats, Format{Text: e.Args[0].(*ast.StrLit).Value, Args: args})
+		return none(), g.record(layout.RecordPrintf, int64(idx), e.Args[1:])
+	case "time":
+		text := "%H:%M:%S\n"
+		if len(e.Args) == 1 {
+			text = e.Args[0].(*ast.StrLit).Value
+		}
+		idx := len(g.prog.Formats)
+		g.prog.Formats = append(g.prog.Formats, Format{Text: text})
+		return none(), g.record(layout.RecordTime, int64(idx), nil)
+	case "exit":
+		var code ast.Expr = &ast.IntLit{Span: e.Span, Value: 0}
+		code.SetType(ast.Int64)
+		if len(e.Args) == 1 {
+			code = e.Args[0]
+		}
+		if err := g.recordExprs(layout.RecordExit, code); err != nil {
+			return nil, err
+		}
+		g.emit(asm.Ja.Label(g.exitLabel))
+		return none(), nil
+	case "print":
+		if m, ok := e.Args[0].(*ast.MapExpr); ok && len(m.Keys) == 0 {
+			return none(), g.record(layout.RecordPrint, int64(g.mapIndex[m.Name]), nil)
+		}
+		idx := len(g.prog.Values)
+		g.prog.Values = append(g.prog.Values, e.Args[0].Type())
+		return none(), g.record(layout.RecordPrintValue, int64(idx), e.Args[:1])
+	case "clear", "zero":
+		kind := layout.RecordClear
+		if e.Func == "zero" {
+			kind = layout.RecordZero
+		}
+		return none(), g.record(kind, int64(g.mapIndex[e.Args[0].(*ast.MapExpr).Name]), nil)
+	case "delete":
+		mx := e.Args[0].(*ast.MapExpr)
+		m := g.mapOf(mx.Name)
+		keys := mx.Keys
+		if len(keys) == 0 {
+			keys = e.Args[1:]
+		}
+		key, err := g.mapKey(m, keys)
+		if err != nil {
+			return nil, err
+		}
+		g.emit(
+			asm.LoadMapPtr(asm.R1, 0).WithReference(m.BPFName),
+			asm.Mov.Reg(asm.R2, asm.RFP),
+			asm.Add.Imm(asm.R2, int32(key)),
+			asm.FnMapDeleteElem.Call(),
+		)
+		return none(), nil
+	case "has_key":
+		m := g.mapOf(e.Args[0].(*ast.MapExpr).Name)
+		out := g.regs.newVal()
+		key, err := g.mapKey(m, e.Args[1:])
+		if err != nil {
+			return nil, err
+		}
+		g.lookup(m, key)
+		r := g.regs.use(out)
+		done := g.newLabel("haskey")
+		g.emit(asm.Mov.Imm(r, 0), asm.JEq.Imm(asm.R0, 0, done), asm.Mov.Imm(r, 1))
+		g.place(done)
+		g.emit(asm.Mov.Reg(r, r))
+		g.regs.unpin(out)
+		return intVal(e.Type(), out), nil
+	case "str":
+		return g.str(e)
+	}
+	return nil, g.errorf(e, "%s() is not supported yet", e.Func)
+}
+
+func none() *val { return &val{t: ast.None, i: imm(0)} }
+
+// str reads a NUL-terminated string from a pointer into a buffer.
+func (g *gen) str(e *ast.Call) (*val, error) {
+	src := e.Args[0]
+	if src.Type().Kind == ast.KindString {
+		return g.expr(src)
+	}
+	p, err := g.expr(src)
+	if err != nil {
+		return nil, err
+	}
+	t := e.Type()
+	buf := g.buffer(t)
+	var n *val
+	if len(e.Args) == 2 {
+		if n, err = g.expr(e.Args[1]); err != nil {
+			return nil, err
+		}
+	}
+	rp := g.regs.use(p.i)
+	g.emit(asm.Mov.Reg(asm.R3, rp))
+	g.regs.free(p.i)
+	if n == nil {
+		g.emit(asm.Mov.Imm(asm.R2, int32(t.Size)))
+	} else {
+		// min(n+1, size), at least 1 so the verifier sees a positive size.
+		rn := g.regs.use(n.i)
+		ok := g.newLabel("strlen")
+		g.emit(
+			asm.Mov.Reg(asm.R2, rn),
+			asm.Add.Imm(asm.R2, 1),
+			asm.JLE.Imm(asm.R2, int32(t.Size), ok),
+			asm.Mov.Imm(asm.R2, int32(t.Size)),
+		)
+		g.place(ok)
+		g.emit(asm.And.Imm(asm.R2, 0x7fff))
+		g.regs.free(n.i)
+	}
+	fn := asm.FnProbeReadKernelStr
+	if g.userPointer(src) {
+		fn = asm.FnProbeReadUserStr
+	}
+	g.emit(
+		asm.Mov.Reg(asm.R1, asm.RFP),
+		asm.Add.Imm(asm.R1, int32(buf.off)),
+		fn.Call(),
+	)
+	return buf, nil
+}
+
+// userPointer decides whether a pointer read should use the user-memory
+// helpers: syscall tracepoint arguments and uprobe arguments point to user
+// memory; everything else is read as kernel memory.
+func (g *gen) userPointer(e ast.Expr) bool {
+	if t := e.Type(); t != nil && t.Kind == ast.KindPtr && t.User {
+		return true
+	}
+	switch g.inst.Kind.String() {
+	case "uprobe", "uretprobe":
+		return true
+	}
+	return false
+}
+
+// record sends kind, index and the values of args (laid out as a tuple)
+// to the events ring buffer.
+func (g *gen) record(kind layout.RecordKind, index int64, args []ast.Expr) error {
+	tuple := &ast.Type{Kind: ast.KindTuple}
+	for _, a := range args {
+		tuple.Elems = append(tuple.Elems, recordType(a.Type()))
+	}
+	size := layout.RecordHeader + layout.Size(tuple)
+	off := g.stack.alloc(size)
+	offs := layout.Offsets(tuple)
+	for i, a := range args {
+		v, err := g.expr(a)
+		if err != nil {
+			return err
+		}
+		g.storeAt(off+layout.RecordHeader+int16(offs[i]), tuple.Elems[i], v)
+		if !v.isBuf() {
+			g.regs.free(v.i)
+		}
+	}
+	g.emit(
+		stImm(asm.RFP, off, int64(kind)),
+		asm.LoadImm(asm.R1, index, asm.DWord),
+		asm.StoreMem(asm.RFP, off+8, asm.R1, asm.DWord),
+		asm.LoadMapPtr(asm.R1, 0).WithReference(EventsMap),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, int32(off)),
+		asm.Mov.Imm(asm.R3, int32(size)),
+		asm.Mov.Imm(asm.R4, 0),
+		asm.FnRingbufOutput.Call(),
+	)
+	return nil
+}
+
+// recordExprs sends kind followed directly by the values (no index): the
+// exit code record is [kind][code].
+func (g *gen) recordExprs(kind layout.RecordKind, code ast.Expr) error {
+	off := g.stack.alloc(16)
+	v, err := g.expr(code)
+	if err != nil {
+		return err
+	}
+	g.storeAt(off+8, ast.Int64, v)
+	g.regs.free(v.i)
+	g.emit(
+		stImm(asm.RFP, off, int64(kind)),
+		asm.LoadMapPtr(asm.R1, 0).WithReference(EventsMap),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, int32(off)),
+		asm.Mov.Imm(asm.R3, 16),
+		asm.Mov.Imm(asm.R4, 0),
+		asm.FnRingbufOutput.Call(),
+	)
+	return nil
+}
+
+// recordType is how a value travels in a record: integers widened to 8
+// bytes like in maps.
+func recordType(t *ast.Type) *ast.Type {
+	if t.Kind == ast.KindInt && t.Size != 8 {
+		if t.Signed {
+			return ast.Int64
+		}
+		return ast.Uint64
+	}
+	return t
+}

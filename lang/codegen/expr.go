@@ -1,0 +1,577 @@
+package codegen
+
+import (
+	"strconv"
+
+	"github.com/cilium/ebpf/asm"
+	"github.com/wagglebpf/waggle/lang/ast"
+	"github.com/wagglebpf/waggle/lang/layout"
+	"github.com/wagglebpf/waggle/lang/sema"
+)
+
+// intVal wraps an integer register value.
+func intVal(t *ast.Type, i *ival) *val { return &val{t: t, i: i} }
+
+// expr generates an expression. Integers come back in ival form, other
+// values as stack buffers.
+func (g *gen) expr(e ast.Expr) (*val, error) {
+	defer g.at(e)()
+	t := e.Type()
+	switch e := e.(type) {
+	case *ast.IntLit:
+		return intVal(t, imm(int64(e.Value))), nil
+	case *ast.BoolLit:
+		if e.Value {
+			return intVal(t, imm(1)), nil
+		}
+		return intVal(t, imm(0)), nil
+	case *ast.StrLit:
+		return g.stringConst(e.Value, t.Size), nil
+	case *ast.VarExpr:
+		slot := g.vars[e.Name]
+		if isBufType(slot.t) {
+			// A copy, so that later assignments to the variable in the same
+			// statement do not change this value.
+			v := g.buffer(slot.t)
+			g.copyStack(v.off, slot.off, layout.Size(slot.t))
+			return v, nil
+		}
+		return g.loadInt(slot.off, slot.t), nil
+	case *ast.PosParam:
+		return g.posParam(e)
+	case *ast.Ident:
+		return g.builtin(e)
+	case *ast.MapExpr:
+		return g.mapRead(e)
+	case *ast.Call:
+		return g.call(e)
+	case *ast.Unary:
+		return g.unary(e)
+	case *ast.Binary:
+		return g.binary(e)
+	case *ast.Ternary:
+		return g.ternary(e)
+	case *ast.FieldExpr:
+		return g.field(e)
+	case *ast.TupleExpr:
+		return g.tuple(e)
+	case *ast.TupleIndex:
+		x, err := g.expr(e.X)
+		if err != nil {
+			return nil, err
+		}
+		off := x.off + int16(layout.Offsets(x.t)[e.Index])
+		et := x.t.Elems[e.Index]
+		if isBufType(et) {
+			return &val{t: et, off: off}, nil
+		}
+		return g.loadInt(off, et), nil
+	case *ast.CastExpr:
+		x, err := g.expr(e.X)
+		if err != nil {
+			return nil, err
+		}
+		return g.truncate(x, t), nil
+	case *ast.SizeofExpr:
+		if e.OfExpr != nil {
+			return intVal(t, imm(int64(layout.Size(e.OfExpr.Type())))), nil
+		}
+		return intVal(t, imm(8)), nil
+	}
+	return nil, g.errorf(e, "this expression is not supported yet")
+}
+
+// truncate converts an integer to the width and signedness of t.
+func (g *gen) truncate(x *val, t *ast.Type) *val {
+	if x.i.isImm {
+		v := x.i.imm
+		switch {
+		case t.Kind == ast.KindBool:
+			if v != 0 {
+				v = 1
+			}
+		case t.Size < 8:
+			shift := 64 - 8*t.Size
+			if t.Signed {
+				v = v << shift >> shift
+			} else {
+				v = int64(uint64(v) << shift >> shift)
+			}
+		}
+		return intVal(t, imm(v))
+	}
+	r := g.regs.use(x.i)
+	switch {
+	case t.Kind == ast.KindBool:
+		skip := g.newLabel("bool")
+		g.emit(asm.JEq.Imm(r, 0, skip), asm.Mov.Imm(r, 1))
+		g.place(skip)
+		g.emit(asm.Mov.Reg(r, r))
+	case t.Size < 8:
+		shift := int32(64 - 8*t.Size)
+		g.emit(asm.LSh.Imm(r, shift))
+		if t.Signed {
+			g.emit(asm.ArSh.Imm(r, shift))
+		} else {
+			g.emit(asm.RSh.Imm(r, shift))
+		}
+	}
+	g.regs.unpin(x.i)
+	return intVal(t, x.i)
+}
+
+func (g *gen) posParam(e *ast.PosParam) (*val, error) {
+	params := g.prog.Info.Params
+	if e.Count {
+		return intVal(e.Type(), imm(int64(len(params)))), nil
+	}
+	text := ""
+	if e.Index <= len(params) {
+		text = params[e.Index-1]
+	}
+	if e.Type().Kind == ast.KindString {
+		return g.stringConst(text, e.Type().Size), nil
+	}
+	n, _ := strconv.ParseInt(text, 0, 64)
+	return intVal(e.Type(), imm(n)), nil
+}
+
+// call0 calls a helper with no arguments and returns R0 in a new value.
+func (g *gen) call0(fn asm.BuiltinFunc, t *ast.Type) *val {
+	g.emit(fn.Call())
+	v := g.regs.newVal()
+	g.emit(asm.Mov.Reg(v.reg, asm.R0))
+	return intVal(t, v)
+}
+
+// global reads slot i of the globals map.
+func (g *gen) global(i int32, t *ast.Type) *val {
+	key := g.stack.alloc(8)
+	g.emit(
+		asm.StoreImm(asm.RFP, key, int64(i), asm.Word),
+		asm.LoadMapPtr(asm.R1, 0).WithReference(GlobalsMap),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, int32(key)),
+		asm.FnMapLookupElem.Call(),
+	)
+	v := g.regs.newVal()
+	done := g.newLabel("global")
+	g.emit(asm.Mov.Imm(v.reg, 0), asm.JEq.Imm(asm.R0, 0, done), asm.LoadMem(v.reg, asm.R0, 0, asm.DWord))
+	g.place(done)
+	g.emit(asm.Mov.Reg(v.reg, v.reg))
+	return intVal(t, v)
+}
+
+func (g *gen) builtin(e *ast.Ident) (*val, error) {
+	t := e.Type()
+	switch e.Name {
+	case "pid", "tid":
+		v := g.call0(asm.FnGetCurrentPidTgid, t)
+		if e.Name == "pid" {
+			g.emit(asm.RSh.Imm(v.i.reg, 32))
+		} else {
+			g.emit(asm.Mov.Reg32(v.i.reg, v.i.reg))
+		}
+		return v, nil
+	case "uid", "gid":
+		v := g.call0(asm.FnGetCurrentUidGid, t)
+		if e.Name == "gid" {
+			g.emit(asm.RSh.Imm(v.i.reg, 32))
+		} else {
+			g.emit(asm.Mov.Reg32(v.i.reg, v.i.reg))
+		}
+		return v, nil
+	case "cpu":
+		return g.call0(asm.FnGetSmpProcessorId, t), nil
+	case "nsecs":
+		return g.call0(asm.FnKtimeGetNs, t), nil
+	case "elapsed":
+		start := g.global(GlobalStart, t)
+		now := g.call0(asm.FnKtimeGetNs, t)
+		r := g.regs.use(now.i)
+		s := g.regs.use(start.i)
+		g.emit(asm.Sub.Reg(r, s))
+		g.regs.free(start.i)
+		g.regs.unpin(now.i)
+		return now, nil
+	case "cpid":
+		return g.global(GlobalCpid, t), nil
+	case "cgroup":
+		return g.call0(asm.FnGetCurrentCgroupId, t), nil
+	case "rand":
+		return g.call0(asm.FnGetPrandomU32, t), nil
+	case "curtask":
+		return g.call0(asm.FnGetCurrentTask, t), nil
+	case "jiffies":
+		return g.call0(asm.FnJiffies64, t), nil
+	case "numaid":
+		return g.call0(asm.FnGetNumaNodeId, t), nil
+	case "ncpus":
+		return intVal(t, imm(int64(g.opts.NCPUs))), nil
+	case "comm":
+		buf := g.buffer(t)
+		g.emit(
+			asm.Mov.Reg(asm.R1, asm.RFP),
+			asm.Add.Imm(asm.R1, int32(buf.off)),
+			asm.Mov.Imm(asm.R2, int32(t.Size)),
+			asm.FnGetCurrentComm.Call(),
+		)
+		return buf, nil
+	case "probe":
+		return g.stringConst(g.inst.Name, t.Size), nil
+	case "func":
+		name := g.inst.Func
+		if g.inst.Kind == sema.ProbeUprobe || g.inst.Kind == sema.ProbeUretprobe {
+			name = g.inst.Symbol
+		}
+		return g.stringConst(name, t.Size), nil
+	case "retval":
+		regs, err := archRegs()
+		if err != nil {
+			return nil, g.errorf(e, "%v", err)
+		}
+		v := g.regs.newVal()
+		g.emit(asm.LoadMem(v.reg, ctxReg, regs.ret, asm.DWord))
+		return intVal(t, v), nil
+	}
+	if n, ok := argIndex(e.Name); ok {
+		v := g.regs.newVal()
+		if g.inst.Kind == sema.ProbeRawTracepoint {
+			g.emit(asm.LoadMem(v.reg, ctxReg, int16(8*n), asm.DWord))
+			return intVal(t, v), nil
+		}
+		regs, err := archRegs()
+		if err != nil {
+			return nil, g.errorf(e, "%v", err)
+		}
+		g.emit(asm.LoadMem(v.reg, ctxReg, regs.args[n], asm.DWord))
+		return intVal(t, v), nil
+	}
+	return nil, g.errorf(e, "%s is not supported yet", e.Name)
+}
+
+func argIndex(name string) (int, bool) {
+	if len(name) == 4 && name[:3] == "arg" && name[3] >= '0' && name[3] <= '5' {
+		return int(name[3] - '0'), true
+	}
+	return 0, false
+}
+
+// field reads args.NAME in a tracepoint.
+func (g *gen) field(e *ast.FieldExpr) (*val, error) {
+	var f *fieldInfo
+	for i := range g.inst.Format.Fields {
+		ff := &g.inst.Format.Fields[i]
+		if ff.Name == e.Field && !ff.Common {
+			f = &fieldInfo{off: int16(ff.Offset), size: ff.Size, signed: ff.Signed, dataLoc: ff.DataLoc}
+			break
+		}
+	}
+	if f == nil {
+		return nil, g.errorf(e, "no field %s", e.Field)
+	}
+	t := e.Type()
+	switch {
+	case f.dataLoc:
+		// The field holds (length << 16 | offset) of data after the record.
+		v := g.regs.newVal()
+		g.emit(
+			asm.LoadMem(v.reg, ctxReg, f.off, asm.Word),
+			asm.And.Imm(v.reg, 0xffff),
+			asm.Add.Reg(v.reg, ctxReg),
+		)
+		return intVal(t, v), nil
+	case isBufType(t):
+		buf := g.buffer(t)
+		g.emit(
+			asm.Mov.Reg(asm.R1, asm.RFP),
+			asm.Add.Imm(asm.R1, int32(buf.off)),
+			asm.Mov.Imm(asm.R2, int32(min(f.size, layout.Size(t)))),
+			asm.Mov.Reg(asm.R3, ctxReg),
+			asm.Add.Imm(asm.R3, int32(f.off)),
+			asm.FnProbeReadKernel.Call(),
+		)
+		return buf, nil
+	}
+	v := g.regs.newVal()
+	size := map[int]asm.Size{1: asm.Byte, 2: asm.Half, 4: asm.Word, 8: asm.DWord}[f.size]
+	g.emit(asm.LoadMem(v.reg, ctxReg, f.off, size))
+	if f.signed && f.size < 8 {
+		shift := int32(64 - 8*f.size)
+		g.emit(asm.LSh.Imm(v.reg, shift), asm.ArSh.Imm(v.reg, shift))
+	}
+	return intVal(t, v), nil
+}
+
+type fieldInfo struct {
+	off     int16
+	size    int
+	signed  bool
+	dataLoc bool
+}
+
+func (g *gen) tuple(e *ast.TupleExpr) (*val, error) {
+	buf := g.buffer(e.Type())
+	offs := layout.Offsets(e.Type())
+	for i, el := range e.Elems {
+		v, err := g.expr(el)
+		if err != nil {
+			return nil, err
+		}
+		g.storeAt(buf.off+int16(offs[i]), e.Type().Elems[i], v)
+		if !v.isBuf() {
+			g.regs.free(v.i)
+		}
+	}
+	return buf, nil
+}
+
+func (g *gen) unary(e *ast.Unary) (*val, error) {
+	if e.Op == "++" || e.Op == "--" {
+		return g.incdec(e)
+	}
+	x, err := g.expr(e.X)
+	if err != nil {
+		return nil, err
+	}
+	if x.i.isImm {
+		switch e.Op {
+		case "!":
+			if x.i.imm == 0 {
+				return intVal(e.Type(), imm(1)), nil
+			}
+			return intVal(e.Type(), imm(0)), nil
+		case "-":
+			return intVal(e.Type(), imm(-x.i.imm)), nil
+		case "~":
+			return intVal(e.Type(), imm(^x.i.imm)), nil
+		}
+	}
+	r := g.regs.use(x.i)
+	switch e.Op {
+	case "!":
+		set := g.newLabel("not")
+		done := g.newLabel("notdone")
+		g.emit(asm.JEq.Imm(r, 0, set), asm.Mov.Imm(r, 0), asm.Ja.Label(done))
+		g.place(set)
+		g.emit(asm.Mov.Imm(r, 1))
+		g.place(done)
+		g.emit(asm.Mov.Reg(r, r))
+	case "-":
+		g.emit(asm.Neg.Imm(r, 0))
+	case "~":
+		g.emit(asm.Xor.Imm(r, -1))
+	}
+	g.regs.unpin(x.i)
+	return intVal(e.Type(), x.i), nil
+}
+
+var aluOps = map[string]asm.ALUOp{
+	"+": asm.Add, "-": asm.Sub, "*": asm.Mul, "/": asm.Div, "%": asm.Mod,
+	"&": asm.And, "|": asm.Or, "^": asm.Xor, "<<": asm.LSh, ">>": asm.RSh,
+}
+
+func (g *gen) binary(e *ast.Binary) (*val, error) {
+	switch e.Op {
+	case "&&", "||":
+		return g.logical(e)
+	}
+	if e.X.Type().Kind == ast.KindString {
+		return g.strEqual(e)
+	}
+	x, err := g.expr(e.X)
+	if err != nil {
+		return nil, err
+	}
+	y, err := g.expr(e.Y)
+	if err != nil {
+		return nil, err
+	}
+	signed := e.X.Type().Signed || e.Y.Type().Signed
+	if op, ok := aluOps[e.Op]; ok {
+		if signed {
+			switch e.Op {
+			case "/":
+				op = asm.SDiv
+			case "%":
+				op = asm.SMod
+			case ">>":
+				op = asm.ArSh
+			}
+		}
+		rx := g.regs.use(x.i)
+		if y.i.isImm && y.i.imm >= -1<<31 && y.i.imm < 1<<31 {
+			g.emit(op.Imm(rx, int32(y.i.imm)))
+		} else {
+			ry := g.regs.use(y.i)
+			g.emit(op.Reg(rx, ry))
+			g.regs.free(y.i)
+		}
+		g.regs.unpin(x.i)
+		return intVal(e.Type(), x.i), nil
+	}
+	// Comparisons: result = 1; if (x op y) skip; result = 0.
+	jops := map[string][2]asm.JumpOp{
+		"==": {asm.JEq, asm.JEq}, "!=": {asm.JNE, asm.JNE},
+		"<": {asm.JLT, asm.JSLT}, "<=": {asm.JLE, asm.JSLE},
+		">": {asm.JGT, asm.JSGT}, ">=": {asm.JGE, asm.JSGE},
+	}
+	pair := jops[e.Op]
+	jop := pair[0]
+	if signed {
+		jop = pair[1]
+	}
+	rx := g.regs.use(x.i)
+	out := g.regs.newVal()
+	done := g.newLabel("cmp")
+	g.emit(asm.Mov.Imm(out.reg, 1))
+	if y.i.isImm && y.i.imm >= -1<<31 && y.i.imm < 1<<31 {
+		g.emit(jop.Imm(rx, int32(y.i.imm), done))
+	} else {
+		ry := g.regs.use(y.i)
+		g.emit(jop.Reg(rx, ry, done))
+		g.regs.free(y.i)
+	}
+	g.emit(asm.Mov.Imm(out.reg, 0))
+	g.place(done)
+	g.emit(asm.Mov.Reg(out.reg, out.reg))
+	g.regs.free(x.i)
+	return intVal(e.Type(), out), nil
+}
+
+// logical generates && and || with short-circuit evaluation. The result
+// goes through a stack slot because the two paths join.
+func (g *gen) logical(e *ast.Binary) (*val, error) {
+	slot := g.stack.alloc(8)
+	short, done := g.newLabel("short"), g.newLabel("logic")
+	x, err := g.expr(e.X)
+	if err != nil {
+		return nil, err
+	}
+	rx := g.regs.use(x.i)
+	g.regs.spillAll()
+	if e.Op == "&&" {
+		g.emit(asm.JEq.Imm(rx, 0, short))
+	} else {
+		g.emit(asm.JNE.Imm(rx, 0, short))
+	}
+	y, err := g.expr(e.Y)
+	if err != nil {
+		return nil, err
+	}
+	ry := g.regs.use(y.i)
+	g.emit(
+		stImm(asm.RFP, slot, 1),
+		asm.JNE.Imm(ry, 0, done),
+		stImm(asm.RFP, slot, 0),
+		asm.Ja.Label(done),
+	)
+	g.regs.free(y.i)
+	g.place(short)
+	if e.Op == "&&" {
+		g.emit(stImm(asm.RFP, slot, 0))
+	} else {
+		g.emit(stImm(asm.RFP, slot, 1))
+	}
+	g.place(done)
+	g.regs.spillAll()
+	return g.loadInt(slot, e.Type()), nil
+}
+
+// strEqual compares two strings up to and including the first NUL, as
+// bpftrace's == on strings does.
+func (g *gen) strEqual(e *ast.Binary) (*val, error) {
+	x, err := g.expr(e.X)
+	if err != nil {
+		return nil, err
+	}
+	y, err := g.expr(e.Y)
+	if err != nil {
+		return nil, err
+	}
+	n := min(x.t.Size, y.t.Size)
+	out := g.regs.newVal()
+	differ, same, done := g.newLabel("strne"), g.newLabel("streq"), g.newLabel("strdone")
+	for i := 0; i < n; i++ {
+		g.emit(
+			asm.LoadMem(asm.R1, asm.RFP, x.off+int16(i), asm.Byte),
+			asm.LoadMem(asm.R2, asm.RFP, y.off+int16(i), asm.Byte),
+			asm.JNE.Reg(asm.R1, asm.R2, differ),
+			asm.JEq.Imm(asm.R1, 0, same),
+		)
+	}
+	// All n bytes equal without a NUL: equal when both end here.
+	if x.t.Size != y.t.Size {
+		longer := x
+		if y.t.Size > x.t.Size {
+			longer = y
+		}
+		g.emit(asm.LoadMem(asm.R1, asm.RFP, longer.off+int16(n), asm.Byte), asm.JNE.Imm(asm.R1, 0, differ))
+	}
+	g.place(same)
+	eq, ne := int32(1), int32(0)
+	if e.Op == "!=" {
+		eq, ne = 0, 1
+	}
+	g.emit(asm.Mov.Imm(out.reg, eq), asm.Ja.Label(done))
+	g.place(differ)
+	g.emit(asm.Mov.Imm(out.reg, ne))
+	g.place(done)
+	g.emit(asm.Mov.Reg(out.reg, out.reg))
+	return intVal(e.Type(), out), nil
+}
+
+func (g *gen) ternary(e *ast.Ternary) (*val, error) {
+	t := e.Type()
+	c, err := g.expr(e.Cond)
+	if err != nil {
+		return nil, err
+	}
+	elseL, done := g.newLabel("else"), g.newLabel("tdone")
+	// The result is written on both paths into one stack place.
+	var out *val
+	if isBufType(t) {
+		out = g.buffer(t)
+	} else {
+		out = &val{t: t, off: g.stack.alloc(8)}
+	}
+	store := func(v *val) {
+		if isBufType(t) {
+			g.storeAt(out.off, t, v)
+			return
+		}
+		r := g.regs.use(v.i)
+		g.emit(asm.StoreMem(asm.RFP, out.off, r, asm.DWord))
+		g.regs.free(v.i)
+	}
+	rc := g.regs.use(c.i)
+	if e.Then == nil {
+		// x ?: y is x when x is not zero.
+		g.emit(asm.StoreMem(asm.RFP, out.off, rc, asm.DWord))
+		g.regs.spillAll()
+		g.emit(asm.JNE.Imm(rc, 0, done))
+	} else {
+		g.regs.spillAll()
+		g.emit(asm.JEq.Imm(rc, 0, elseL))
+		a, err := g.expr(e.Then)
+		if err != nil {
+			return nil, err
+		}
+		store(a)
+		g.regs.spillAll()
+		g.emit(asm.Ja.Label(done))
+		g.place(elseL)
+	}
+	b, err := g.expr(e.Else)
+	if err != nil {
+		return nil, err
+	}
+	store(b)
+	g.regs.spillAll()
+	g.place(done)
+	if isBufType(t) {
+		g.emit(asm.Mov.Reg(ctxReg, ctxReg))
+		return out, nil
+	}
+	return g.loadInt(out.off, t), nil
+}

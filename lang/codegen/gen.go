@@ -1,0 +1,379 @@
+package codegen
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/cilium/ebpf/asm"
+	"github.com/wagglebpf/waggle/lang/ast"
+	"github.com/wagglebpf/waggle/lang/layout"
+	"github.com/wagglebpf/waggle/lang/sema"
+)
+
+// gen generates one probe's program.
+type gen struct {
+	prog     *Program
+	inst     *sema.Instance
+	mapIndex map[string]int
+	opts     Options
+
+	insns   asm.Instructions
+	pos     []ast.Span // parallel to insns
+	cur     ast.Span   // the node being generated
+	pending []string   // labels for the next instruction
+	labels  int
+
+	regs  *regalloc
+	stack stack
+	vars  map[string]varSlot
+	// loop labels for break and continue.
+	breakLabel, continueLabel []string
+	exitLabel                 string
+}
+
+type varSlot struct {
+	off int16
+	t   *ast.Type
+}
+
+// val is the result of an expression: an integer (i) or a buffer on the
+// stack (off, t.Size or layout.Size(t) bytes).
+type val struct {
+	t   *ast.Type
+	i   *ival
+	off int16
+}
+
+func (v *val) isBuf() bool { return v.i == nil }
+
+func (g *gen) errorf(n ast.Node, format string, args ...any) error {
+	return &sema.Error{Span: n.Pos(), Msg: fmt.Sprintf(format, args...)}
+}
+
+// at sets the source position of the instructions emitted next.
+func (g *gen) at(n ast.Node) func() {
+	prev := g.cur
+	g.cur = n.Pos()
+	return func() { g.cur = prev }
+}
+
+func (g *gen) emit(ins ...asm.Instruction) {
+	for _, in := range ins {
+		// Several labels on one spot: all but the last go on no-ops (R6
+		// always holds the context, so moving it to itself is harmless).
+		for len(g.pending) > 1 {
+			g.insns = append(g.insns, asm.Mov.Reg(ctxReg, ctxReg).WithSymbol(g.pending[0]))
+			g.pos = append(g.pos, g.cur)
+			g.pending = g.pending[1:]
+		}
+		if len(g.pending) == 1 {
+			in = in.WithSymbol(g.pending[0])
+			g.pending = nil
+		}
+		g.insns = append(g.insns, in)
+		g.pos = append(g.pos, g.cur)
+	}
+}
+
+func (g *gen) newLabel(kind string) string {
+	g.labels++
+	return fmt.Sprintf("%s_%d", kind, g.labels)
+}
+
+// place puts a label on the next instruction.
+func (g *gen) place(label string) {
+	g.pending = append(g.pending, label)
+}
+
+// sources maps raw instruction offsets to positions.
+func (g *gen) sources() map[int]ast.Span {
+	out := map[int]ast.Span{}
+	off := 0
+	for i, in := range g.insns {
+		out[off] = g.pos[i]
+		off += int(in.Size() / asm.InstructionSize)
+	}
+	return out
+}
+
+// probe generates the whole program of the instance.
+func (g *gen) probe() (asm.Instructions, error) {
+	p := g.inst.Probe
+	g.cur = p.Pos()
+	g.exitLabel = g.newLabel("exit")
+	g.emit(asm.Mov.Reg(ctxReg, asm.R1))
+	g.allocVars(p.Body)
+	if p.Pred != nil {
+		done := g.at(p.Pred)
+		v, err := g.expr(p.Pred)
+		if err != nil {
+			return nil, err
+		}
+		r := g.regs.use(v.i)
+		g.emit(asm.JEq.Imm(r, 0, g.exitLabel))
+		g.regs.free(v.i)
+		done()
+	}
+	if err := g.block(p.Body); err != nil {
+		return nil, err
+	}
+	g.place(g.exitLabel)
+	g.emit(asm.Mov.Imm(asm.R0, 0), asm.Return())
+	if g.stack.err != nil {
+		return nil, g.errorf(p, "%v", g.stack.err)
+	}
+	return g.insns, nil
+}
+
+// allocVars gives every scratch variable of the probe a stack slot of its
+// widest type, for the whole probe.
+func (g *gen) allocVars(b *ast.Block) {
+	sizes := map[string]*ast.Type{}
+	var walk func(s ast.Stmt)
+	note := func(name string, t *ast.Type) {
+		if t == nil {
+			return
+		}
+		if old, ok := sizes[name]; !ok || layout.Size(t) > layout.Size(old) {
+			sizes[name] = t
+		}
+	}
+	walk = func(s ast.Stmt) {
+		switch s := s.(type) {
+		case *ast.Block:
+			for _, x := range s.Stmts {
+				walk(x)
+			}
+		case *ast.VarDecl:
+			t := ast.Int64
+			if s.Value != nil && s.Value.Type() != nil {
+				t = s.Value.Type()
+			}
+			note(s.Name, t)
+		case *ast.AssignStmt:
+			if v, ok := s.Target.(*ast.VarExpr); ok {
+				note(v.Name, v.Type())
+			}
+		case *ast.IfStmt:
+			walk(s.Then)
+			if s.Else != nil {
+				walk(s.Else)
+			}
+		case *ast.WhileStmt:
+			walk(s.Body)
+		case *ast.UnrollStmt:
+			walk(s.Body)
+		}
+	}
+	walk(b)
+	for _, name := range sortedKeys(sizes) {
+		t := sizes[name]
+		off := g.stack.alloc(layout.Size(t))
+		g.vars[name] = varSlot{off: off, t: t}
+		g.zero(off, layout.Size(t))
+	}
+}
+
+// zero clears n bytes at R10+off (n a multiple of 8).
+func (g *gen) zero(off int16, n int) {
+	for i := 0; i < n; i += 8 {
+		g.emit(stImm(asm.RFP, off+int16(i), 0))
+	}
+}
+
+func (g *gen) block(b *ast.Block) error {
+	for _, s := range b.Stmts {
+		if err := g.stmt(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (g *gen) stmt(s ast.Stmt) error {
+	defer g.at(s)()
+	mark := g.stack.mark()
+	defer func() {
+		g.stack.release(mark)
+		g.regs.freeAll()
+	}()
+	switch s := s.(type) {
+	case *ast.Block:
+		return g.block(s)
+	case *ast.ExprStmt:
+		return g.exprStmt(s.X)
+	case *ast.VarDecl:
+		if s.Value == nil {
+			return nil
+		}
+		v, err := g.expr(s.Value)
+		if err != nil {
+			return err
+		}
+		return g.storeVar(s.Name, v)
+	case *ast.AssignStmt:
+		return g.assign(s)
+	case *ast.IfStmt:
+		return g.ifStmt(s)
+	case *ast.WhileStmt:
+		top, end := g.newLabel("while"), g.newLabel("endwhile")
+		g.place(top)
+		c, err := g.expr(s.Cond)
+		if err != nil {
+			return err
+		}
+		r := g.regs.use(c.i)
+		g.emit(asm.JEq.Imm(r, 0, end))
+		g.regs.freeAll()
+		g.breakLabel = append(g.breakLabel, end)
+		g.continueLabel = append(g.continueLabel, top)
+		err = g.block(s.Body)
+		g.breakLabel = g.breakLabel[:len(g.breakLabel)-1]
+		g.continueLabel = g.continueLabel[:len(g.continueLabel)-1]
+		if err != nil {
+			return err
+		}
+		g.emit(asm.Ja.Label(top))
+		g.place(end)
+		return nil
+	case *ast.UnrollStmt:
+		n := int(s.Count.(*ast.IntLit).Value)
+		for i := 0; i < n; i++ {
+			if err := g.block(s.Body); err != nil {
+				return err
+			}
+		}
+		return nil
+	case *ast.JumpStmt:
+		switch s.Kind {
+		case "return":
+			g.emit(asm.Ja.Label(g.exitLabel))
+		case "break":
+			g.emit(asm.Ja.Label(g.breakLabel[len(g.breakLabel)-1]))
+		case "continue":
+			g.emit(asm.Ja.Label(g.continueLabel[len(g.continueLabel)-1]))
+		}
+		return nil
+	}
+	return g.errorf(s, "this statement is not supported yet")
+}
+
+func (g *gen) ifStmt(s *ast.IfStmt) error {
+	c, err := g.expr(s.Cond)
+	if err != nil {
+		return err
+	}
+	elseL, endL := g.newLabel("else"), g.newLabel("endif")
+	r := g.regs.use(c.i)
+	g.emit(asm.JEq.Imm(r, 0, elseL))
+	g.regs.freeAll()
+	if err := g.block(s.Then); err != nil {
+		return err
+	}
+	if s.Else != nil {
+		g.emit(asm.Ja.Label(endL))
+	}
+	g.place(elseL)
+	if s.Else != nil {
+		if err := g.stmt(s.Else); err != nil {
+			return err
+		}
+		g.place(endL)
+	}
+	return nil
+}
+
+// storeVar writes a value into a scratch variable's slot.
+func (g *gen) storeVar(name string, v *val) error {
+	slot, ok := g.vars[name]
+	if !ok {
+		return fmt.Errorf("codegen: no slot for %s", name)
+	}
+	g.storeAt(slot.off, slot.t, v)
+	return nil
+}
+
+// storeAt writes v, converted to type t's layout, at R10+off.
+func (g *gen) storeAt(off int16, t *ast.Type, v *val) {
+	if !v.isBuf() {
+		r := g.regs.use(v.i)
+		g.emit(asm.StoreMem(asm.RFP, off, r, asm.DWord))
+		g.regs.unpin(v.i)
+		return
+	}
+	dst := layout.Size(t)
+	src := layout.Size(v.t)
+	if t.Kind == ast.KindTuple && v.t.Kind == ast.KindTuple {
+		// Element-wise, since strings inside may differ in length.
+		doffs, soffs := layout.Offsets(t), layout.Offsets(v.t)
+		g.zero(off, dst)
+		for i := range t.Elems {
+			ev := &val{t: v.t.Elems[i], off: v.off + int16(soffs[i])}
+			if !isBufType(v.t.Elems[i]) {
+				ev = g.loadInt(v.off+int16(soffs[i]), v.t.Elems[i])
+			}
+			g.storeAt(off+int16(doffs[i]), t.Elems[i], ev)
+		}
+		return
+	}
+	n := min(dst, src)
+	g.copyStack(off, v.off, n)
+	if dst > n {
+		g.zero(off+int16(n), dst-n)
+	}
+}
+
+func isBufType(t *ast.Type) bool {
+	switch t.Kind {
+	case ast.KindString, ast.KindTuple, ast.KindBuffer, ast.KindArray, ast.KindRecord, ast.KindInet, ast.KindMac:
+		return true
+	}
+	return false
+}
+
+// copyStack copies n bytes (a multiple of 8, or rounded down to bytes)
+// between stack buffers.
+func (g *gen) copyStack(dst, src int16, n int) {
+	if dst == src {
+		return
+	}
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		g.emit(asm.LoadMem(asm.R1, asm.RFP, src+int16(i), asm.DWord), asm.StoreMem(asm.RFP, dst+int16(i), asm.R1, asm.DWord))
+	}
+	for ; i < n; i++ {
+		g.emit(asm.LoadMem(asm.R1, asm.RFP, src+int16(i), asm.Byte), asm.StoreMem(asm.RFP, dst+int16(i), asm.R1, asm.Byte))
+	}
+}
+
+// loadInt reads an 8-byte integer from the stack into a new value.
+func (g *gen) loadInt(off int16, t *ast.Type) *val {
+	v := g.regs.newVal()
+	g.emit(asm.LoadMem(v.reg, asm.RFP, off, asm.DWord))
+	return &val{t: t, i: v}
+}
+
+// buffer allocates a zeroed stack buffer for a value of type t.
+func (g *gen) buffer(t *ast.Type) *val {
+	n := layout.Size(t)
+	off := g.stack.alloc(n)
+	g.zero(off, (n+7)&^7)
+	return &val{t: t, off: off}
+}
+
+// stringConst writes s into a new string buffer of size bytes.
+func (g *gen) stringConst(s string, size int) *val {
+	t := &ast.Type{Kind: ast.KindString, Size: size}
+	off := g.stack.alloc(size)
+	b := make([]byte, (size+7)&^7)
+	copy(b, s)
+	for i := 0; i < len(b); i += 8 {
+		g.emit(stImm(asm.RFP, off+int16(i), 0))
+		w := int64(binary.NativeEndian.Uint64(b[i:]))
+		if w == 0 {
+			continue
+		}
+		g.emit(asm.LoadImm(asm.R1, w, asm.DWord), asm.StoreMem(asm.RFP, off+int16(i), asm.R1, asm.DWord))
+	}
+	return &val{t: t, off: off}
+}

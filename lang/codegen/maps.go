@@ -1,0 +1,388 @@
+package codegen
+
+import (
+	"github.com/cilium/ebpf/asm"
+	"github.com/wagglebpf/waggle/lang/ast"
+	"github.com/wagglebpf/waggle/lang/layout"
+)
+
+// BPF_ANY and BPF_NOEXIST for map updates.
+const (
+	bpfAny     = 0
+	bpfNoexist = 1
+)
+
+func (g *gen) mapOf(name string) *Map { return g.prog.Maps[g.mapIndex[name]] }
+
+// mapKey builds the key of m[keys] in a stack buffer, with room for a
+// hist bucket index after it when the map holds a histogram.
+func (g *gen) mapKey(m *Map, keys []ast.Expr) (int16, error) {
+	size := 8
+	if m.Key != nil {
+		size = layout.Size(m.Key)
+	}
+	extra := 0
+	if m.Value.Kind == ast.KindHist || m.Value.Kind == ast.KindLHist {
+		extra = layout.HistKey
+	}
+	off := g.stack.alloc(size + extra)
+	g.zero(off, size+extra)
+	switch {
+	case m.Key == nil:
+	case len(keys) == 1:
+		v, err := g.expr(keys[0])
+		if err != nil {
+			return 0, err
+		}
+		g.storeAt(off, m.Key, v)
+		if !v.isBuf() {
+			g.regs.free(v.i)
+		}
+	default:
+		offs := layout.Offsets(m.Key)
+		for i, k := range keys {
+			v, err := g.expr(k)
+			if err != nil {
+				return 0, err
+			}
+			g.storeAt(off+int16(offs[i]), m.Key.Elems[i], v)
+			if !v.isBuf() {
+				g.regs.free(v.i)
+			}
+		}
+	}
+	return off, nil
+}
+
+// lookup emits map_lookup_elem(m, R10+key); R0 holds the result.
+func (g *gen) lookup(m *Map, key int16) {
+	g.emit(
+		asm.LoadMapPtr(asm.R1, 0).WithReference(m.BPFName),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, int32(key)),
+		asm.FnMapLookupElem.Call(),
+	)
+}
+
+// update emits map_update_elem(m, R10+key, R10+value, flags).
+func (g *gen) update(m *Map, key, value int16, flags int32) {
+	g.emit(
+		asm.LoadMapPtr(asm.R1, 0).WithReference(m.BPFName),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, int32(key)),
+		asm.Mov.Reg(asm.R3, asm.RFP),
+		asm.Add.Imm(asm.R3, int32(value)),
+		asm.Mov.Imm(asm.R4, flags),
+		asm.FnMapUpdateElem.Call(),
+	)
+}
+
+// mapRead reads @m[k]: the value, or zero when the key is absent.
+func (g *gen) mapRead(e *ast.MapExpr) (*val, error) {
+	m := g.mapOf(e.Name)
+	key, err := g.mapKey(m, e.Keys)
+	if err != nil {
+		return nil, err
+	}
+	t := m.Value
+	if isBufType(t) {
+		out := g.buffer(t)
+		g.lookup(m, key)
+		done := g.newLabel("mapmiss")
+		g.emit(asm.JEq.Imm(asm.R0, 0, done))
+		n := layout.Size(t)
+		for i := 0; i+8 <= n; i += 8 {
+			g.emit(asm.LoadMem(asm.R1, asm.R0, int16(i), asm.DWord), asm.StoreMem(asm.RFP, out.off+int16(i), asm.R1, asm.DWord))
+		}
+		g.place(done)
+		g.emit(asm.Mov.Reg(ctxReg, ctxReg))
+		return out, nil
+	}
+	v := g.regs.newVal()
+	g.lookup(m, key)
+	done := g.newLabel("mapmiss")
+	g.emit(asm.Mov.Imm(v.reg, 0), asm.JEq.Imm(asm.R0, 0, done), asm.LoadMem(v.reg, asm.R0, 0, asm.DWord))
+	g.place(done)
+	g.emit(asm.Mov.Reg(v.reg, v.reg))
+	rt := t
+	if t.IsAggregation() {
+		rt = ast.Int64
+	}
+	return intVal(rt, v), nil
+}
+
+func (g *gen) assign(s *ast.AssignStmt) error {
+	switch target := s.Target.(type) {
+	case *ast.VarExpr:
+		if s.Op == "=" {
+			v, err := g.expr(s.Value)
+			if err != nil {
+				return err
+			}
+			return g.storeVar(target.Name, v)
+		}
+		slot := g.vars[target.Name]
+		cur := g.loadInt(slot.off, slot.t)
+		v, err := g.expr(s.Value)
+		if err != nil {
+			return err
+		}
+		res := g.arith(s.Op[:len(s.Op)-1], cur, v, slot.t.Signed || s.Value.Type().Signed)
+		return g.storeVar(target.Name, res)
+	case *ast.MapExpr:
+		m := g.mapOf(target.Name)
+		if call, ok := s.Value.(*ast.Call); ok && call.Type() != nil && call.Type().IsAggregation() {
+			return g.aggregate(m, target, call)
+		}
+		if s.Op != "=" {
+			v, err := g.expr(s.Value)
+			if err != nil {
+				return err
+			}
+			if s.Op == "+=" {
+				return g.mapAdd(m, target, v)
+			}
+			cur, err := g.mapRead(target)
+			if err != nil {
+				return err
+			}
+			res := g.arith(s.Op[:len(s.Op)-1], cur, v, m.Value.Signed)
+			return g.mapStore(m, target, res)
+		}
+		v, err := g.expr(s.Value)
+		if err != nil {
+			return err
+		}
+		return g.mapStore(m, target, v)
+	}
+	return g.errorf(s, "cannot assign to this")
+}
+
+// arith computes x op y into x's register.
+func (g *gen) arith(op string, x, y *val, signed bool) *val {
+	alu := aluOps[op]
+	if signed {
+		switch op {
+		case "/":
+			alu = asm.SDiv
+		case "%":
+			alu = asm.SMod
+		case ">>":
+			alu = asm.ArSh
+		}
+	}
+	rx := g.regs.use(x.i)
+	ry := g.regs.use(y.i)
+	g.emit(alu.Reg(rx, ry))
+	g.regs.free(y.i)
+	g.regs.unpin(x.i)
+	return x
+}
+
+// mapStore writes @m[k] = v.
+func (g *gen) mapStore(m *Map, target *ast.MapExpr, v *val) error {
+	// The value is parked before the key is built: building the key may
+	// call helpers and use registers.
+	valOff := g.stack.alloc(layout.Size(m.Value))
+	g.storeAt(valOff, m.Value, v)
+	if !v.isBuf() {
+		g.regs.free(v.i)
+	}
+	key, err := g.mapKey(m, target.Keys)
+	if err != nil {
+		return err
+	}
+	g.update(m, key, valOff, bpfAny)
+	return nil
+}
+
+// mapAdd adds v to @m[k], inserting it when the key is absent.
+func (g *gen) mapAdd(m *Map, target *ast.MapExpr, v *val) error {
+	valOff := g.stack.alloc(8)
+	g.storeAt(valOff, ast.Int64, v)
+	g.regs.free(v.i)
+	key, err := g.mapKey(m, target.Keys)
+	if err != nil {
+		return err
+	}
+	g.lookup(m, key)
+	miss, done := g.newLabel("addmiss"), g.newLabel("adddone")
+	g.emit(
+		asm.JEq.Imm(asm.R0, 0, miss),
+		asm.LoadMem(asm.R1, asm.RFP, valOff, asm.DWord),
+	)
+	if m.PerCPU {
+		g.emit(asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord), asm.Add.Reg(asm.R2, asm.R1), asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord))
+	} else {
+		g.emit(asm.StoreXAdd(asm.R0, asm.R1, asm.DWord))
+	}
+	g.emit(asm.Ja.Label(done))
+	g.place(miss)
+	g.update(m, key, valOff, bpfAny)
+	g.place(done)
+	g.emit(asm.Mov.Reg(ctxReg, ctxReg))
+	return nil
+}
+
+func (g *gen) incdec(e *ast.Unary) (*val, error) {
+	delta := int64(1)
+	if e.Op == "--" {
+		delta = -1
+	}
+	switch x := e.X.(type) {
+	case *ast.VarExpr:
+		slot := g.vars[x.Name]
+		v := g.loadInt(slot.off, slot.t)
+		r := g.regs.use(v.i)
+		old := g.regs.newVal()
+		g.emit(asm.Mov.Reg(old.reg, r), asm.Add.Imm(r, int32(delta)), asm.StoreMem(asm.RFP, slot.off, r, asm.DWord))
+		g.regs.unpin(v.i)
+		if e.Postfix {
+			g.regs.free(v.i)
+			return intVal(e.Type(), old), nil
+		}
+		g.regs.free(old)
+		return v, nil
+	case *ast.MapExpr:
+		m := g.mapOf(x.Name)
+		if err := g.mapAdd(m, x, intVal(ast.Int64, imm(delta))); err != nil {
+			return nil, err
+		}
+		// The expression's value is the map's value now.
+		return g.mapRead(x)
+	}
+	return nil, g.errorf(e, "%s applies to variables and maps", e.Op)
+}
+
+// aggregate generates @m[k] = count()/sum(x)/... on a per-CPU map.
+func (g *gen) aggregate(m *Map, target *ast.MapExpr, call *ast.Call) error {
+	t := call.Type()
+	// The argument first: a parked 8-byte value (1 for count).
+	arg := g.stack.alloc(8)
+	if len(call.Args) > 0 {
+		v, err := g.expr(call.Args[0])
+		if err != nil {
+			return err
+		}
+		g.storeAt(arg, ast.Int64, v)
+		g.regs.free(v.i)
+	} else {
+		g.emit(stImm(asm.RFP, arg, 1))
+	}
+	key, err := g.mapKey(m, target.Keys)
+	if err != nil {
+		return err
+	}
+	if t.Kind == ast.KindHist || t.Kind == ast.KindLHist {
+		size := 8
+		if m.Key != nil {
+			size = layout.Size(m.Key)
+		}
+		g.bucket(t, arg, key+int16(size))
+		g.emit(stImm(asm.RFP, arg, 1))
+	}
+	g.lookup(m, key)
+	miss, done := g.newLabel("aggmiss"), g.newLabel("aggdone")
+	g.emit(asm.JEq.Imm(asm.R0, 0, miss), asm.LoadMem(asm.R1, asm.RFP, arg, asm.DWord))
+	// Per-CPU values: no other CPU writes them, plain updates suffice.
+	switch t.Kind {
+	case ast.KindCount, ast.KindSum, ast.KindHist, ast.KindLHist:
+		g.emit(asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord), asm.Add.Reg(asm.R2, asm.R1), asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord))
+	case ast.KindAvg, ast.KindStats:
+		g.emit(
+			asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord), asm.Add.Reg(asm.R2, asm.R1), asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord),
+			asm.LoadMem(asm.R2, asm.R0, 8, asm.DWord), asm.Add.Imm(asm.R2, 1), asm.StoreMem(asm.R0, 8, asm.R2, asm.DWord),
+		)
+	case ast.KindMin, ast.KindMax:
+		// Replace when unset or when the new value wins.
+		keep := g.newLabel("keep")
+		set := g.newLabel("set")
+		g.emit(
+			asm.LoadMem(asm.R3, asm.R0, 8, asm.DWord),
+			asm.JEq.Imm(asm.R3, 0, set),
+			asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord),
+		)
+		var jop asm.JumpOp
+		switch {
+		case t.Kind == ast.KindMin && t.Signed:
+			jop = asm.JSGE
+		case t.Kind == ast.KindMin:
+			jop = asm.JGE
+		case t.Signed:
+			jop = asm.JSLE
+		default:
+			jop = asm.JLE
+		}
+		// keep when new >= cur (min) or new <= cur (max)
+		g.emit(jop.Reg(asm.R1, asm.R2, keep))
+		g.place(set)
+		g.emit(asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord), stImm(asm.R0, 8, 1))
+		g.place(keep)
+		g.emit(asm.Mov.Reg(ctxReg, ctxReg))
+	}
+	g.emit(asm.Ja.Label(done))
+	g.place(miss)
+	// First value on this CPU: insert the initial record.
+	init := g.stack.alloc(16)
+	g.emit(asm.LoadMem(asm.R1, asm.RFP, arg, asm.DWord), asm.StoreMem(asm.RFP, init, asm.R1, asm.DWord))
+	switch t.Kind {
+	case ast.KindAvg, ast.KindStats, ast.KindMin, ast.KindMax:
+		g.emit(stImm(asm.RFP, init+8, 1))
+	default:
+		g.emit(stImm(asm.RFP, init+8, 0))
+	}
+	g.update(m, key, init, bpfAny)
+	g.place(done)
+	g.emit(asm.Mov.Reg(ctxReg, ctxReg))
+	return nil
+}
+
+// bucket computes the hist or lhist bucket of the value at R10+arg into
+// R10+dst, with bpftrace's numbering (see layout).
+func (g *gen) bucket(t *ast.Type, arg, dst int16) {
+	done := g.newLabel("bucket")
+	g.emit(asm.LoadMem(asm.R1, asm.RFP, arg, asm.DWord))
+	if t.Kind == ast.KindLHist {
+		// 0: below min; 1..n: [min + (i-1)*step, ...); n+1: max and above.
+		n := (t.Max - t.Min + t.Step - 1) / t.Step
+		g.emit(
+			asm.Mov.Imm(asm.R2, 0),
+			asm.LoadImm(asm.R3, t.Min, asm.DWord),
+			asm.JSLT.Reg(asm.R1, asm.R3, done),
+			asm.LoadImm(asm.R2, n+1, asm.DWord),
+			asm.LoadImm(asm.R3, t.Max, asm.DWord),
+			asm.JSGE.Reg(asm.R1, asm.R3, done),
+			asm.Mov.Reg(asm.R2, asm.R1),
+			asm.LoadImm(asm.R3, t.Min, asm.DWord),
+			asm.Sub.Reg(asm.R2, asm.R3),
+			asm.LoadImm(asm.R3, t.Step, asm.DWord),
+			asm.Div.Reg(asm.R2, asm.R3),
+			asm.Add.Imm(asm.R2, 1),
+		)
+		g.place(done)
+		g.emit(asm.StoreMem(asm.RFP, dst, asm.R2, asm.DWord))
+		return
+	}
+	// Log2: 0 for negatives, 1 for zero, 2 + floor(log2(v)) otherwise.
+	g.emit(
+		asm.Mov.Imm(asm.R2, 0),
+		asm.JSLT.Imm(asm.R1, 0, done),
+		asm.Mov.Imm(asm.R2, 1),
+		asm.JEq.Imm(asm.R1, 0, done),
+		asm.Mov.Imm(asm.R2, 2),
+	)
+	for _, shift := range []int32{32, 16, 8, 4, 2, 1} {
+		skip := g.newLabel("log2")
+		g.emit(
+			asm.Mov.Reg(asm.R3, asm.R1),
+			asm.RSh.Imm(asm.R3, shift),
+			asm.JEq.Imm(asm.R3, 0, skip),
+			asm.Mov.Reg(asm.R1, asm.R3),
+			asm.Add.Imm(asm.R2, shift),
+		)
+		g.place(skip)
+	}
+	g.emit(asm.Mov.Reg(asm.R1, asm.R1))
+	g.place(done)
+	g.emit(asm.StoreMem(asm.RFP, dst, asm.R2, asm.DWord))
+}

@@ -1,0 +1,132 @@
+// Package driver runs a tracing script end to end: parse, check, compile,
+// load, attach, stream output, tear down. It is `waggle trace` without the
+// command line.
+package driver
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/wagglebpf/waggle/lang/ast"
+	"github.com/wagglebpf/waggle/lang/codegen"
+	"github.com/wagglebpf/waggle/lang/parser"
+	"github.com/wagglebpf/waggle/lang/sema"
+	"github.com/wagglebpf/waggle/session"
+)
+
+// Compile parses, checks and compiles a script. Errors in the script come
+// back as a parser.ErrorList, rendered with the source line and a caret.
+func Compile(file string, src []byte, params []string) (*codegen.Program, error) {
+	prog, err := parser.Parse(file, src)
+	if err != nil {
+		return nil, err
+	}
+	ncpus, err := ebpf.PossibleCPU()
+	if err != nil {
+		ncpus = runtime.NumCPU()
+	}
+	info, err := sema.Check(prog, sema.Options{Params: params, NCPUs: ncpus})
+	if err != nil {
+		return nil, diagnostics(file, src, err)
+	}
+	p, err := codegen.Compile(info, codegen.Options{NCPUs: ncpus})
+	if err != nil {
+		return nil, diagnostics(file, src, err)
+	}
+	return p, nil
+}
+
+// diagnostics turns checker errors into the parser's rendered form.
+func diagnostics(file string, src []byte, err error) error {
+	var list sema.ErrorList
+	var one *sema.Error
+	switch {
+	case errors.As(err, &list):
+	case errors.As(err, &one):
+		list = sema.ErrorList{one}
+	default:
+		return err
+	}
+	out := make(parser.ErrorList, 0, len(list))
+	for _, e := range list {
+		out = append(out, &parser.Error{File: file, Pos: e.Span.Start, End: e.Span.End, Msg: e.Msg, Line: sourceLine(src, e.Span.Start)})
+	}
+	return out
+}
+
+func sourceLine(src []byte, p ast.Pos) string {
+	if p.Offset < 0 || p.Offset > len(src) {
+		return ""
+	}
+	start := bytes.LastIndexByte(src[:p.Offset], '\n') + 1
+	end := bytes.IndexByte(src[p.Offset:], '\n')
+	if end < 0 {
+		return string(src[start:])
+	}
+	return string(src[start : p.Offset+end])
+}
+
+// explainLoadError names the probe and source position a verifier
+// rejection is about.
+func explainLoadError(p *codegen.Program, file string, src []byte, err error) error {
+	var le *session.LoadError
+	if !errors.As(err, &le) {
+		return err
+	}
+	var probe *codegen.Probe
+	for _, pr := range p.Probes {
+		if pr.Program == le.Program {
+			probe = pr
+		}
+	}
+	if probe == nil {
+		return err
+	}
+	// The verifier log's last numbered line is the instruction it stopped at.
+	insn := -1
+	for _, l := range le.Log {
+		if i := strings.IndexByte(l, ':'); i > 0 {
+			if n, convErr := strconv.Atoi(l[:i]); convErr == nil {
+				insn = n
+			}
+		}
+	}
+	reason := "the kernel refused it"
+	if len(le.Log) > 0 {
+		reason = strings.TrimSpace(le.Log[len(le.Log)-1])
+		for i := len(le.Log) - 1; i >= 0; i-- {
+			l := strings.TrimSpace(le.Log[i])
+			if l != "" && !strings.HasPrefix(l, "processed ") && !strings.HasPrefix(l, "verification time") && !strings.HasPrefix(l, "stack depth") {
+				reason = l
+				break
+			}
+		}
+	} else {
+		reason = le.Error()
+	}
+	span := probe.Instance.Probe.Pos()
+	if insn >= 0 {
+		offs := make([]int, 0, len(probe.Sources))
+		for o := range probe.Sources {
+			offs = append(offs, o)
+		}
+		sort.Ints(offs)
+		for _, o := range offs {
+			if o <= insn {
+				span = probe.Sources[o]
+			}
+		}
+	}
+	msg := fmt.Sprintf("the kernel verifier rejected probe %s: %s", probe.Instance.Name, reason)
+	perr := parser.ErrorList{&parser.Error{File: file, Pos: span.Start, End: span.End, Msg: msg, Line: sourceLine(src, span.Start)}}
+	if le.FullLog {
+		return fmt.Errorf("%w\nverifier log:\n  %s", perr, strings.Join(le.Log, "\n  "))
+	}
+	return perr
+}

@@ -1,0 +1,590 @@
+package sema
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/wagglebpf/waggle/attach"
+	"github.com/wagglebpf/waggle/lang/ast"
+	"github.com/wagglebpf/waggle/lang/output"
+)
+
+// exprStmt checks an expression used as a statement: calls and ++/--.
+func (c *checker) exprStmt(e ast.Expr) {
+	switch e := e.(type) {
+	case *ast.Call:
+		if isAggregation(e.Func) {
+			c.errorf(e, "%s() must be assigned to a map: @x = %s(...)", e.Func, e.Func)
+			return
+		}
+		c.expr(e)
+	case *ast.Unary:
+		if e.Op == "++" || e.Op == "--" {
+			c.incdec(e)
+			return
+		}
+		c.expr(e)
+	default:
+		c.expr(e)
+	}
+}
+
+// incdec checks ++ and -- on a variable or map.
+func (c *checker) incdec(e *ast.Unary) *ast.Type {
+	switch x := e.X.(type) {
+	case *ast.VarExpr:
+		t := c.lookupVar(x.Name)
+		if t == nil {
+			c.errorf(x, "undefined variable %s", x.Name)
+			return nil
+		}
+		if !isInt(t) {
+			c.errorf(e, "%s needs an integer, not %s", e.Op, t)
+			return nil
+		}
+		x.SetType(t)
+	case *ast.MapExpr:
+		key := c.mapKey(x)
+		c.defineMap(x, key, ast.Int64)
+	default:
+		c.errorf(e, "%s applies to variables and maps", e.Op)
+		return nil
+	}
+	e.SetType(ast.Int64)
+	return ast.Int64
+}
+
+func (c *checker) set(e ast.Expr, t *ast.Type) *ast.Type {
+	if t != nil {
+		e.SetType(t)
+	}
+	return t
+}
+
+func (c *checker) strType() *ast.Type {
+	return &ast.Type{Kind: ast.KindString, Size: c.info.Config.MaxStrlen}
+}
+
+// expr checks an expression and returns its type (nil after an error).
+func (c *checker) expr(e ast.Expr) *ast.Type {
+	switch e := e.(type) {
+	case *ast.IntLit:
+		if e.Value > 1<<63-1 {
+			return c.set(e, ast.Uint64)
+		}
+		return c.set(e, ast.Int64)
+	case *ast.StrLit:
+		return c.set(e, &ast.Type{Kind: ast.KindString, Size: len(e.Value) + 1})
+	case *ast.BoolLit:
+		return c.set(e, ast.Bool)
+	case *ast.VarExpr:
+		t := c.lookupVar(e.Name)
+		if t == nil {
+			c.errorf(e, "undefined variable %s", e.Name)
+			return nil
+		}
+		return c.set(e, t)
+	case *ast.MapExpr:
+		key := c.mapKey(e)
+		mi := c.info.Maps[e.Name]
+		if mi == nil || mi.Value == nil {
+			c.errorf(e, "undefined map %s", e.Name)
+			return nil
+		}
+		if (mi.Key == nil) != (key == nil) || (key != nil && !assignable(mi.Key, key)) {
+			c.errorf(e, "%s is used with different keys: %s here, %s at %s", e.Name, keyName(key), keyName(mi.Key), mi.First.Pos().Start)
+			return nil
+		}
+		if mi.Value.IsAggregation() {
+			// Reading an aggregation gives its current value on this CPU.
+			switch mi.Value.Kind {
+			case ast.KindCount, ast.KindSum, ast.KindMin, ast.KindMax:
+				return c.set(e, mi.Value)
+			}
+			c.errorf(e, "%s holds %s, which cannot be read in a probe", e.Name, mi.Value)
+			return nil
+		}
+		return c.set(e, mi.Value)
+	case *ast.PosParam:
+		if e.Count {
+			return c.set(e, ast.Int64)
+		}
+		if e.Index < 1 {
+			c.errorf(e, "positional parameters start at $1")
+			return nil
+		}
+		if e.Index <= len(c.info.Params) {
+			if _, err := strconv.ParseInt(c.info.Params[e.Index-1], 0, 64); err != nil {
+				return c.set(e, &ast.Type{Kind: ast.KindString, Size: len(c.info.Params[e.Index-1]) + 1})
+			}
+		}
+		return c.set(e, ast.Int64)
+	case *ast.Ident:
+		return c.set(e, c.builtin(e))
+	case *ast.Call:
+		return c.set(e, c.call(e))
+	case *ast.Unary:
+		return c.set(e, c.unary(e))
+	case *ast.Binary:
+		return c.set(e, c.binary(e))
+	case *ast.Ternary:
+		ct := c.expr(e.Cond)
+		if ct != nil && !isScalar(ct) {
+			c.errorf(e.Cond, "a condition must be an integer or boolean, not %s", ct)
+		}
+		var tt *ast.Type
+		if e.Then != nil {
+			tt = c.expr(e.Then)
+		} else {
+			tt = ct
+		}
+		et := c.expr(e.Else)
+		if tt == nil || et == nil {
+			return nil
+		}
+		if !assignable(tt, et) && !assignable(et, tt) {
+			c.errorf(e, "the branches of ?: have different types: %s and %s", tt, et)
+			return nil
+		}
+		return c.set(e, widen(tt, et))
+	case *ast.FieldExpr:
+		return c.set(e, c.field(e))
+	case *ast.TupleExpr:
+		t := &ast.Type{Kind: ast.KindTuple}
+		for _, el := range e.Elems {
+			et := c.expr(el)
+			if et == nil {
+				return nil
+			}
+			if et.Kind == ast.KindNone || et.IsAggregation() || et.Kind == ast.KindTuple {
+				c.errorf(el, "%s cannot be in a tuple", et)
+				return nil
+			}
+			t.Elems = append(t.Elems, normalizeKey(et))
+		}
+		return c.set(e, t)
+	case *ast.TupleIndex:
+		t := c.expr(e.X)
+		if t == nil {
+			return nil
+		}
+		if t.Kind != ast.KindTuple {
+			c.errorf(e, ".%d needs a tuple, not %s", e.Index, t)
+			return nil
+		}
+		if e.Index < 0 || e.Index >= len(t.Elems) {
+			c.errorf(e, "tuple index %d is out of range (the tuple has %d elements)", e.Index, len(t.Elems))
+			return nil
+		}
+		return c.set(e, t.Elems[e.Index])
+	case *ast.CastExpr:
+		xt := c.expr(e.X)
+		to := c.typeExpr(e.To)
+		if xt == nil || to == nil {
+			return nil
+		}
+		if !isScalar(xt) || (to.Kind != ast.KindInt && to.Kind != ast.KindBool) {
+			c.errorf(e, "cannot cast %s to %s", xt, e.To)
+			return nil
+		}
+		cast := *to
+		cast.Cast = true
+		return c.set(e, &cast)
+	case *ast.SizeofExpr:
+		if e.OfExpr != nil {
+			if t := c.expr(e.OfExpr); t == nil {
+				return nil
+			}
+		} else if c.typeExpr(e.OfType) == nil {
+			return nil
+		}
+		return c.set(e, ast.Uint64)
+	case *ast.IndexExpr, *ast.OffsetofExpr:
+		c.errorf(e, "this expression needs C types from BTF, which waggle does not support yet")
+		return nil
+	}
+	c.errorf(e, "unsupported expression")
+	return nil
+}
+
+// typeExpr resolves a written type.
+func (c *checker) typeExpr(t *ast.TypeExpr) *ast.Type {
+	if t.Ptr > 0 {
+		return &ast.Type{Kind: ast.KindPtr, Size: 8, Elem: ast.Uint8}
+	}
+	name := strings.TrimSpace(t.Name)
+	ints := map[string]*ast.Type{
+		"uint8": ast.Uint8, "uint16": ast.Uint16, "uint32": ast.Uint32, "uint64": ast.Uint64,
+		"int8": ast.Int8, "int16": ast.Int16, "int32": ast.Int32, "int64": ast.Int64,
+		"u8": ast.Uint8, "u16": ast.Uint16, "u32": ast.Uint32, "u64": ast.Uint64,
+		"s8": ast.Int8, "s16": ast.Int16, "s32": ast.Int32, "s64": ast.Int64,
+		"char": ast.Int8, "unsigned char": ast.Uint8, "short": ast.Int16, "unsigned short": ast.Uint16,
+		"int": ast.Int32, "unsigned int": ast.Uint32, "unsigned": ast.Uint32,
+		"long": ast.Int64, "unsigned long": ast.Uint64, "long long": ast.Int64, "unsigned long long": ast.Uint64,
+		"bool": ast.Bool,
+	}
+	if it, ok := ints[name]; ok {
+		if t.Array > 0 {
+			if it.Size == 1 {
+				return &ast.Type{Kind: ast.KindString, Size: t.Array}
+			}
+			c.errorf(t, "arrays of %s are not supported yet", name)
+			return nil
+		}
+		return it
+	}
+	if name == "string" {
+		return c.strType()
+	}
+	c.errorf(t, "unknown type %q (C struct types from BTF are not supported yet)", t.String())
+	return nil
+}
+
+// x86_64 and arm64 pt_regs offsets of the argument and return registers.
+var argBuiltins = map[string]int{"arg0": 0, "arg1": 1, "arg2": 2, "arg3": 3, "arg4": 4, "arg5": 5}
+
+func (c *checker) builtin(e *ast.Ident) *ast.Type {
+	k := c.inst.Kind
+	switch e.Name {
+	case "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "cgroup", "rand", "ncpus", "cpid", "jiffies", "numaid":
+		return ast.Uint64
+	case "comm":
+		return &ast.Type{Kind: ast.KindString, Size: 16}
+	case "probe":
+		return &ast.Type{Kind: ast.KindString, Size: len(c.inst.Name) + 1}
+	case "curtask":
+		return &ast.Type{Kind: ast.KindPtr, Size: 8, Elem: &ast.Type{Kind: ast.KindRecord, Name: "struct task_struct"}}
+	case "func":
+		if k == ProbeUprobe || k == ProbeUretprobe {
+			return &ast.Type{Kind: ast.KindString, Size: len(c.inst.Symbol) + 1}
+		}
+		if k == ProbeKprobe || k == ProbeKretprobe || k == ProbeFentry || k == ProbeFexit {
+			return &ast.Type{Kind: ast.KindString, Size: len(c.inst.Func) + 1}
+		}
+		c.errorf(e, "func is only available in kprobe, uprobe, fentry and fexit probes")
+		return nil
+	case "retval":
+		if k != ProbeKretprobe && k != ProbeUretprobe {
+			c.errorf(e, "retval is only available in kretprobe and uretprobe probes")
+			return nil
+		}
+		return ast.Int64
+	case "args":
+		if k != ProbeTracepoint {
+			c.errorf(e, "args is only available in tracepoint probes here (fentry and rawtracepoint args need BTF support, not done yet)")
+			return nil
+		}
+		return &ast.Type{Kind: ast.KindRecord, Name: "args"}
+	}
+	if n, ok := argBuiltins[e.Name]; ok {
+		if k != ProbeKprobe && k != ProbeUprobe && k != ProbeRawTracepoint {
+			c.errorf(e, "%s is only available in kprobe, uprobe and rawtracepoint probes", e.Name)
+			return nil
+		}
+		_ = n
+		return ast.Uint64
+	}
+	if strings.HasPrefix(e.Name, "arg") {
+		if _, err := strconv.Atoi(e.Name[3:]); err == nil {
+			c.errorf(e, "%s: only arg0 to arg%d are available", e.Name, argRegisters-1)
+			return nil
+		}
+	}
+	c.errorf(e, "unknown identifier %q", e.Name)
+	return nil
+}
+
+// field checks x.f; waggle knows the fields of args in tracepoints.
+func (c *checker) field(e *ast.FieldExpr) *ast.Type {
+	id, ok := e.X.(*ast.Ident)
+	if !ok || id.Name != "args" {
+		xt := c.expr(e.X)
+		if xt != nil {
+			c.errorf(e, "field access on %s needs C types from BTF, which waggle does not support yet", xt)
+		}
+		return nil
+	}
+	if c.builtin(id) == nil {
+		return nil
+	}
+	id.SetType(&ast.Type{Kind: ast.KindRecord, Name: "args"})
+	f, err := c.tracepointField(e.Field)
+	if err != nil {
+		c.errorf(e, "%v", err)
+		return nil
+	}
+	return fieldType(f, c.inst.Group == "syscalls")
+}
+
+// fieldType is the language type of a tracepoint field.
+func fieldType(f *attach.TracepointField, user bool) *ast.Type {
+	switch {
+	case f.DataLoc:
+		return &ast.Type{Kind: ast.KindPtr, Size: 8, Elem: ast.Int8}
+	case f.ArrayLen > 0 && f.ElemSize == 1 && strings.Contains(f.CType, "char"):
+		return &ast.Type{Kind: ast.KindString, Size: f.ArrayLen}
+	case f.ArrayLen > 0:
+		return &ast.Type{Kind: ast.KindArray, Size: f.Size, Len: f.ArrayLen, Elem: &ast.Type{Kind: ast.KindInt, Size: f.ElemSize, Signed: f.Signed}}
+	case strings.Contains(f.CType, "*"):
+		return &ast.Type{Kind: ast.KindPtr, Size: 8, Elem: ast.Int8, User: user}
+	case f.Size == 1 || f.Size == 2 || f.Size == 4 || f.Size == 8:
+		return &ast.Type{Kind: ast.KindInt, Size: f.Size, Signed: f.Signed}
+	}
+	return &ast.Type{Kind: ast.KindArray, Size: f.Size, Len: f.Size, Elem: ast.Uint8}
+}
+
+func (c *checker) unary(e *ast.Unary) *ast.Type {
+	if e.Op == "++" || e.Op == "--" {
+		return c.incdec(e)
+	}
+	t := c.expr(e.X)
+	if t == nil {
+		return nil
+	}
+	switch e.Op {
+	case "!":
+		if !isScalar(t) {
+			c.errorf(e, "! needs an integer or boolean, not %s", t)
+			return nil
+		}
+		return ast.Bool
+	case "-", "~":
+		if !isInt(t) {
+			c.errorf(e, "%s needs an integer, not %s", e.Op, t)
+			return nil
+		}
+		return ast.Int64
+	case "*", "&":
+		c.errorf(e, "pointer %s needs C types from BTF, which waggle does not support yet", e.Op)
+		return nil
+	}
+	c.errorf(e, "unknown operator %s", e.Op)
+	return nil
+}
+
+func (c *checker) binary(e *ast.Binary) *ast.Type {
+	xt, yt := c.expr(e.X), c.expr(e.Y)
+	if xt == nil || yt == nil {
+		return nil
+	}
+	switch e.Op {
+	case "&&", "||":
+		if !isScalar(xt) || !isScalar(yt) {
+			c.errorf(e, "%s needs integers or booleans, not %s and %s", e.Op, xt, yt)
+			return nil
+		}
+		return ast.Bool
+	case "==", "!=", "<", "<=", ">", ">=":
+		if xt.Kind == ast.KindString && yt.Kind == ast.KindString {
+			if e.Op != "==" && e.Op != "!=" {
+				c.errorf(e, "strings can only be compared with == and !=")
+				return nil
+			}
+			return ast.Bool
+		}
+		if !isScalar(xt) || !isScalar(yt) {
+			c.errorf(e, "cannot compare %s with %s", xt, yt)
+			return nil
+		}
+		return ast.Bool
+	case "+", "-", "*", "/", "%", "&", "|", "^", "<<", ">>":
+		if !isScalar(xt) || !isScalar(yt) || xt.Kind == ast.KindBool && yt.Kind == ast.KindBool {
+			if !(isInt(xt) && isInt(yt)) {
+				c.errorf(e, "%s needs integers, not %s and %s", e.Op, xt, yt)
+				return nil
+			}
+		}
+		if !xt.Signed && !yt.Signed && xt.Kind == ast.KindInt && yt.Kind == ast.KindInt {
+			return ast.Uint64
+		}
+		return ast.Int64
+	}
+	c.errorf(e, "unknown operator %s", e.Op)
+	return nil
+}
+
+func (c *checker) call(e *ast.Call) *ast.Type {
+	nargs := func(lo, hi int) bool {
+		if len(e.Args) < lo || len(e.Args) > hi {
+			switch {
+			case lo == hi:
+				c.errorf(e, "%s() takes %d argument%s", e.Func, lo, plural(lo))
+			default:
+				c.errorf(e, "%s() takes %d to %d arguments", e.Func, lo, hi)
+			}
+			return false
+		}
+		return true
+	}
+	switch e.Func {
+	case "printf":
+		if len(e.Args) == 0 {
+			c.errorf(e, "printf() needs a format string")
+			return nil
+		}
+		fmtLit, ok := e.Args[0].(*ast.StrLit)
+		if !ok {
+			c.errorf(e.Args[0], "printf()'s format must be a string literal")
+			return nil
+		}
+		c.expr(fmtLit)
+		var types []*ast.Type
+		for _, a := range e.Args[1:] {
+			t := c.expr(a)
+			if t == nil {
+				return nil
+			}
+			if t.Kind == ast.KindNone || t.IsAggregation() || t.Kind == ast.KindRecord || t.Kind == ast.KindArray {
+				c.errorf(a, "%s cannot be printed with printf", t)
+				return nil
+			}
+			types = append(types, t)
+		}
+		if err := output.CheckFormat(fmtLit.Value, types); err != nil {
+			c.errorf(e, "%v", err)
+			return nil
+		}
+		return ast.None
+	case "exit":
+		if !nargs(0, 1) {
+			return nil
+		}
+		if len(e.Args) == 1 {
+			if t := c.expr(e.Args[0]); t != nil && !isInt(t) {
+				c.errorf(e.Args[0], "exit() takes an integer exit code")
+				return nil
+			}
+		}
+		return ast.None
+	case "time":
+		if !nargs(0, 1) {
+			return nil
+		}
+		if len(e.Args) == 1 {
+			if _, ok := e.Args[0].(*ast.StrLit); !ok {
+				c.errorf(e.Args[0], "time()'s format must be a string literal")
+				return nil
+			}
+		}
+		return ast.None
+	case "print":
+		if !nargs(1, 3) {
+			return nil
+		}
+		if m, ok := e.Args[0].(*ast.MapExpr); ok && len(m.Keys) == 0 {
+			if mi := c.info.Maps[m.Name]; mi == nil || mi.Value == nil {
+				c.errorf(m, "undefined map %s", m.Name)
+				return nil
+			}
+			return ast.None
+		}
+		if len(e.Args) != 1 {
+			c.errorf(e, "print() of a value takes one argument")
+			return nil
+		}
+		t := c.expr(e.Args[0])
+		if t == nil {
+			return nil
+		}
+		if t.Kind == ast.KindNone || t.IsAggregation() || t.Kind == ast.KindRecord {
+			c.errorf(e.Args[0], "%s cannot be printed", t)
+			return nil
+		}
+		return ast.None
+	case "clear", "zero":
+		if !nargs(1, 1) {
+			return nil
+		}
+		m, ok := e.Args[0].(*ast.MapExpr)
+		if !ok || len(m.Keys) > 0 {
+			c.errorf(e.Args[0], "%s() takes a map, like %s(@x)", e.Func, e.Func)
+			return nil
+		}
+		if mi := c.info.Maps[m.Name]; mi == nil || mi.Value == nil {
+			c.errorf(m, "undefined map %s", m.Name)
+			return nil
+		}
+		return ast.None
+	case "delete":
+		if !nargs(1, 2) {
+			return nil
+		}
+		m, ok := e.Args[0].(*ast.MapExpr)
+		if !ok {
+			c.errorf(e.Args[0], "delete() takes a map element, like delete(@x[k]) or delete(@x, k)")
+			return nil
+		}
+		c.mapElement(m, e.Args[1:])
+		return ast.None
+	case "has_key":
+		if !nargs(2, 2) {
+			return nil
+		}
+		m, ok := e.Args[0].(*ast.MapExpr)
+		if !ok || len(m.Keys) > 0 {
+			c.errorf(e.Args[0], "has_key() takes a map and a key, like has_key(@x, k)")
+			return nil
+		}
+		c.mapElement(m, e.Args[1:])
+		return ast.Bool
+	case "len":
+		if !nargs(1, 1) {
+			return nil
+		}
+		c.errorf(e, "len() of a map is not supported yet")
+		return nil
+	case "str":
+		if !nargs(1, 2) {
+			return nil
+		}
+		t := c.expr(e.Args[0])
+		if t == nil {
+			return nil
+		}
+		size := c.info.Config.MaxStrlen
+		if len(e.Args) == 2 {
+			if v, ok := constInt(e.Args[1]); ok && v > 0 {
+				if int(v)+1 < size {
+					size = int(v) + 1
+				}
+			} else if nt := c.expr(e.Args[1]); nt == nil || !isInt(nt) {
+				c.errorf(e.Args[1], "str()'s length must be an integer")
+				return nil
+			}
+		}
+		switch t.Kind {
+		case ast.KindString:
+			return t
+		case ast.KindPtr, ast.KindInt:
+			return &ast.Type{Kind: ast.KindString, Size: size}
+		}
+		c.errorf(e.Args[0], "str() needs a pointer or an address, not %s", t)
+		return nil
+	case "count", "sum", "avg", "min", "max", "stats", "hist", "lhist":
+		c.errorf(e, "%s() must be assigned to a map: @x = %s(...)", e.Func, e.Func)
+		return nil
+	}
+	c.errorf(e, "unknown function %s()", e.Func)
+	return nil
+}
+
+// mapElement checks a map element given as @m[k] or as (@m, k).
+func (c *checker) mapElement(m *ast.MapExpr, keyArgs []ast.Expr) {
+	mi := c.info.Maps[m.Name]
+	if mi == nil || mi.Value == nil {
+		c.errorf(m, "undefined map %s", m.Name)
+		return
+	}
+	keys := m.Keys
+	if len(keys) == 0 {
+		keys = keyArgs
+	} else if len(keyArgs) > 0 {
+		c.errorf(m, "give the key once: either %s[k] or (%s, k)", m.Name, m.Name)
+		return
+	}
+	probe := &ast.MapExpr{Span: m.Span, Name: m.Name, Keys: keys}
+	key := c.mapKey(probe)
+	if (mi.Key == nil) != (key == nil) || (key != nil && !assignable(mi.Key, key)) {
+		c.errorf(m, "%s is used with different keys: %s here, %s at %s", m.Name, keyName(key), keyName(mi.Key), mi.First.Pos().Start)
+	}
+}
