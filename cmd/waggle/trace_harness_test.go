@@ -25,6 +25,7 @@ import (
 //	EXPECT        a line of output that must appear exactly
 //	EXPECT_REGEX  a regular expression some line must match
 //	EXPECT_NONE   a line that must not appear
+//	EXPECT_ERR    a line that must appear on stderr
 //	AFTER         a shell command run once the probes are attached
 //	TIMEOUT       seconds before the case fails (default 10)
 //	EXIT          the expected exit status (default 0)
@@ -39,6 +40,7 @@ type traceCase struct {
 	expect      []string
 	expectRegex []*regexp.Regexp
 	expectNone  []string
+	expectErr   []string
 	after       string
 	timeout     time.Duration
 	exit        int
@@ -84,6 +86,8 @@ func parseTraceCases(path string) ([]*traceCase, error) {
 			cur.expectRegex = append(cur.expectRegex, re)
 		case "EXPECT_NONE":
 			cur.expectNone = append(cur.expectNone, value)
+		case "EXPECT_ERR":
+			cur.expectErr = append(cur.expectErr, value)
 		case "AFTER":
 			cur.after = value
 		case "TIMEOUT":
@@ -151,17 +155,26 @@ func runTraceCase(t *testing.T, c *traceCase) {
 		t.Fatal(err)
 	}
 	pw.Close()
-	// Attached when "Attaching N probes..." appears on stdout; AFTER runs
-	// then. Stderr is collected meanwhile.
+	// Attached when "Attached N probes" appears on stderr; AFTER runs
+	// then.
 	stderrDone := make(chan struct{})
+	attached := make(chan struct{})
 	go func() {
-		stderr.ReadFrom(pr)
+		sc := bufio.NewScanner(pr)
+		once := false
+		for sc.Scan() {
+			stderr.WriteString(sc.Text() + "\n")
+			if !once && strings.HasPrefix(sc.Text(), "Attached ") {
+				once = true
+				close(attached)
+			}
+		}
 		close(stderrDone)
 	}()
 	if c.after != "" {
-		deadline := time.Now().Add(c.timeout)
-		for !strings.Contains(stdout.String(), "Attaching") && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
+		select {
+		case <-attached:
+		case <-time.After(c.timeout):
 		}
 		if out, err := exec.CommandContext(ctx, "sh", "-c", c.after).CombinedOutput(); err != nil {
 			t.Logf("AFTER %q: %v\n%s", c.after, err, out)
@@ -208,6 +221,16 @@ func runTraceCase(t *testing.T, c *traceCase) {
 		}
 		if !found {
 			t.Errorf("no line matches %q\n%s", re, report)
+		}
+	}
+	errLines := strings.Split(stderr.String(), "\n")
+	for _, want := range c.expectErr {
+		found := false
+		for _, l := range errLines {
+			found = found || l == want
+		}
+		if !found {
+			t.Errorf("no stderr line %q\n%s", want, report)
 		}
 	}
 	for _, bad := range c.expectNone {

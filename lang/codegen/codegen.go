@@ -159,10 +159,7 @@ func sanitize(s string) string {
 // mapSpec picks the kernel map for a script map: per-CPU hashes for
 // aggregations, hashes otherwise, as bpftrace does.
 func mapSpec(m *Map, mi *sema.MapInfo, maxKeys int) *ebpf.MapSpec {
-	keySize := 8
-	if m.Key != nil {
-		keySize = layout.Size(m.Key)
-	}
+	keySize := keyBase(m)
 	if m.Value.Kind == ast.KindHist || m.Value.Kind == ast.KindLHist {
 		keySize += layout.HistKey
 	}

@@ -146,7 +146,11 @@ func (g *gen) allocVars(b *ast.Block) {
 			}
 		case *ast.VarDecl:
 			t := ast.Int64
-			if s.Value != nil && s.Value.Type() != nil {
+			if s.Type != nil {
+				if dt, err := sema.TypeOf(s.Type, g.prog.Info.Config); err == nil {
+					t = dt
+				}
+			} else if s.Value != nil && s.Value.Type() != nil {
 				t = s.Value.Type()
 			}
 			note(s.Name, t)
@@ -289,6 +293,9 @@ func (g *gen) storeVar(name string, v *val) error {
 	if !ok {
 		return fmt.Errorf("codegen: no slot for %s", name)
 	}
+	if !v.isBuf() && slot.t.Kind == ast.KindInt && slot.t.Size < 8 {
+		v = g.truncate(v, slot.t)
+	}
 	g.storeAt(slot.off, slot.t, v)
 	return nil
 }
@@ -316,6 +323,8 @@ func (g *gen) storeAt(off int16, t *ast.Type, v *val) {
 		}
 		return
 	}
+	// Buffers are whole words, zero-padded: copy the common part and
+	// clear the rest.
 	n := min(dst, src)
 	g.copyStack(off, v.off, n)
 	if dst > n {

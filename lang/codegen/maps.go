@@ -14,13 +14,23 @@ const (
 
 func (g *gen) mapOf(name string) *Map { return g.prog.Maps[g.mapIndex[name]] }
 
+// keyBase is the size of a map's key before any hist bucket index: a
+// map without keys has the 8-byte key 0, except a histogram, whose key
+// is just the bucket index.
+func keyBase(m *Map) int {
+	switch {
+	case m.Key != nil:
+		return layout.Size(m.Key)
+	case m.Value.Kind == ast.KindHist || m.Value.Kind == ast.KindLHist:
+		return 0
+	}
+	return 8
+}
+
 // mapKey builds the key of m[keys] in a stack buffer, with room for a
 // hist bucket index after it when the map holds a histogram.
 func (g *gen) mapKey(m *Map, keys []ast.Expr) (int16, error) {
-	size := 8
-	if m.Key != nil {
-		size = layout.Size(m.Key)
-	}
+	size := keyBase(m)
 	extra := 0
 	if m.Value.Kind == ast.KindHist || m.Value.Kind == ast.KindLHist {
 		extra = layout.HistKey
@@ -274,11 +284,7 @@ func (g *gen) aggregate(m *Map, target *ast.MapExpr, call *ast.Call) error {
 		return err
 	}
 	if t.Kind == ast.KindHist || t.Kind == ast.KindLHist {
-		size := 8
-		if m.Key != nil {
-			size = layout.Size(m.Key)
-		}
-		g.bucket(t, arg, key+int16(size))
+		g.bucket(t, arg, key+int16(keyBase(m)))
 		g.emit(stImm(asm.RFP, arg, 1))
 	}
 	g.lookup(m, key)

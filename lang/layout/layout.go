@@ -5,7 +5,7 @@
 //
 // Integers are 8 bytes wide in maps and records (as bpftrace stores them),
 // whatever their checked width; booleans too. Strings are their full
-// buffer, NUL-padded. A tuple is its elements in order, each at an offset
+// buffer, NUL-padded to a multiple of 8 bytes. A tuple is its elements in order, each at an offset
 // aligned to 8 bytes, the whole rounded up to 8. All integers are in the
 // host's byte order.
 package layout
@@ -18,7 +18,11 @@ func Size(t *ast.Type) int {
 	switch t.Kind {
 	case ast.KindInt, ast.KindBool, ast.KindPtr, ast.KindKsym, ast.KindUsym, ast.KindTimestamp:
 		return 8
-	case ast.KindString, ast.KindBuffer, ast.KindInet, ast.KindMac, ast.KindArray, ast.KindRecord:
+	case ast.KindString:
+		// Rounded up so that strings are whole 8-byte words: programs copy
+		// them a word at a time.
+		return align8(t.Size)
+	case ast.KindBuffer, ast.KindInet, ast.KindMac, ast.KindArray, ast.KindRecord:
 		return t.Size
 	case ast.KindTuple:
 		n := 0

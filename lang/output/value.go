@@ -109,6 +109,10 @@ func decodeDepth(t *ast.Type, b []byte, sym *Symbolizer, depth int) (prim, error
 		return prim{}, errors.New("types nested too deeply")
 	}
 	size := layout.Size(t)
+	if t.Kind == ast.KindString {
+		// The padding after a string's buffer carries nothing.
+		size = t.Size
+	}
 	if len(b) < size {
 		return prim{}, shortErr(t, size, len(b))
 	}

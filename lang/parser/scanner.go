@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"bytes"
 	"fmt"
 	"math/bits"
 	"strings"
@@ -100,11 +101,11 @@ func skipSpace(src []byte, off int) (next int, newline bool, badComment int) {
 				off++
 			}
 		case c == '/' && off+1 < len(src) && src[off+1] == '*':
-			end := strings.Index(string(src[off+2:]), "*/")
+			end := bytes.Index(src[off+2:], []byte("*/"))
 			if end < 0 {
 				return len(src), newline, off
 			}
-			if strings.IndexByte(string(src[off:off+2+end]), '\n') >= 0 {
+			if bytes.IndexByte(src[off:off+2+end], '\n') >= 0 {
 				newline = true
 			}
 			off += 2 + end + 2

@@ -98,8 +98,13 @@ func (c *checker) expr(e ast.Expr) *ast.Type {
 		if mi.Value.IsAggregation() {
 			// Reading an aggregation gives its current value on this CPU.
 			switch mi.Value.Kind {
-			case ast.KindCount, ast.KindSum, ast.KindMin, ast.KindMax:
-				return c.set(e, mi.Value)
+			case ast.KindCount:
+				return c.set(e, ast.Uint64)
+			case ast.KindSum, ast.KindMin, ast.KindMax:
+				if mi.Value.Signed {
+					return c.set(e, ast.Int64)
+				}
+				return c.set(e, ast.Uint64)
 			}
 			c.errorf(e, "%s holds %s, which cannot be read in a probe", e.Name, mi.Value)
 			return nil
@@ -205,6 +210,16 @@ func (c *checker) expr(e ast.Expr) *ast.Type {
 	}
 	c.errorf(e, "unsupported expression")
 	return nil
+}
+
+// TypeOf resolves a written type the way the checker does.
+func TypeOf(t *ast.TypeExpr, cfg Config) (*ast.Type, error) {
+	c := &checker{info: &Info{Config: cfg}}
+	ty := c.typeExpr(t)
+	if len(c.errs) > 0 {
+		return nil, c.errs
+	}
+	return ty, nil
 }
 
 // typeExpr resolves a written type.
