@@ -22,6 +22,11 @@ func ExecChildIfRequested() {
 		return
 	}
 	sync := os.NewFile(3, "waggle-sync")
+	// Tell the parent that start-up is over: what the Go runtime does
+	// while starting (it opens files) must not be seen by the probes.
+	ready := os.NewFile(4, "waggle-ready")
+	ready.Write([]byte{1})
+	ready.Close()
 	var b [1]byte
 	if n, _ := sync.Read(b[:]); n != 1 {
 		// The parent gave up (attach failed or it died): never run the command.
@@ -71,17 +76,30 @@ func StartChild(argv []string) (*Child, error) {
 	if err != nil {
 		return nil, err
 	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
 	cmd := exec.Command(self, argv...)
 	cmd.Args[0] = argv[0]
 	cmd.Env = append(os.Environ(), childEnv+"=1")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.ExtraFiles = []*os.File{r}
+	cmd.ExtraFiles = []*os.File{r, readyW}
 	if err := cmd.Start(); err != nil {
 		r.Close()
 		w.Close()
+		readyR.Close()
+		readyW.Close()
 		return nil, fmt.Errorf("-c: start %s: %w", argv[0], err)
 	}
 	r.Close()
+	readyW.Close()
+	// Wait until the child is parked (or gone: then the read fails).
+	var b [1]byte
+	readyR.Read(b[:])
+	readyR.Close()
 	c := &Child{cmd: cmd, sync: w, done: make(chan struct{})}
 	go func() {
 		c.err = cmd.Wait()
