@@ -28,17 +28,26 @@ type LoadError struct {
 
 func (e *LoadError) Unwrap() error { return e.Err }
 
-func (e *LoadError) Error() string {
-	var b strings.Builder
+// Reason says why the kernel refused the program, without naming it.
+func (e *LoadError) Reason() string {
 	var ve *ebpf.VerifierError
 	tracing := e.Type == ebpf.Tracing || e.Type == ebpf.LSM
 	switch {
 	case errors.As(e.Err, &ve) && len(e.Log) > 0:
-		fmt.Fprintf(&b, "program %s (section %s) was rejected by the kernel verifier: %v", e.Program, e.Section, ve.Cause)
+		return fmt.Sprintf("rejected by the kernel verifier: %v", ve.Cause)
 	case attach.IsPermission(e.Err) && tracing && privileged():
-		fmt.Fprintf(&b, "program %s (section %s): the kernel refused to load it (%v); fentry, fexit and tp_btf programs need BPF trampolines, which this kernel does not allow", e.Program, e.Section, rootCause(e.Err))
-	default:
-		fmt.Fprintf(&b, "program %s (section %s): %v", e.Program, e.Section, explainPermission(e.Err))
+		return fmt.Sprintf("the kernel refused to load it (%v); fentry, fexit and tp_btf programs need BPF trampolines, which this kernel does not allow", rootCause(e.Err))
+	}
+	return explainPermission(rootCause(e.Err)).Error()
+}
+
+func (e *LoadError) Error() string {
+	var b strings.Builder
+	var ve *ebpf.VerifierError
+	if errors.As(e.Err, &ve) && len(e.Log) > 0 {
+		fmt.Fprintf(&b, "program %s (section %s) was %s", e.Program, e.Section, e.Reason())
+	} else {
+		fmt.Fprintf(&b, "program %s (section %s): %s", e.Program, e.Section, e.Reason())
 	}
 	if len(e.Log) == 0 {
 		return b.String()

@@ -97,6 +97,10 @@ func explainLoadError(p *codegen.Program, file string, src []byte, err error) er
 			}
 		}
 	}
+	if len(le.Log) == 0 {
+		// Refused before verification: not about any one line.
+		return fmt.Errorf("probe %s cannot be loaded: %s", probe.Instance.Name, le.Reason())
+	}
 	reason := "the kernel refused it"
 	if len(le.Log) > 0 {
 		reason = strings.TrimSpace(le.Log[len(le.Log)-1])
