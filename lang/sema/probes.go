@@ -141,12 +141,11 @@ func (c *checker) resolve(p *ast.Probe, ap *ast.AttachPoint) []*Instance {
 			c.errorf(ap, "only kprobes take an offset")
 			return nil
 		}
-		if strings.ContainsAny(fn, "*?") {
-			c.errorf(ap, "wildcards in %s probes are not supported yet", kindProvider[kind])
-			return nil
-		}
 		inst.Func, inst.Offset = fn, off
 		inst.Name = kindProvider[kind] + ":" + parts[0]
+		if attach.HasWildcard(fn) {
+			return c.expandFunctions(inst, fn)
+		}
 	case ProbeUprobe, ProbeUretprobe:
 		if !want(2, kindProvider[kind]+":BINARY:FUNCTION") {
 			return nil
@@ -163,7 +162,7 @@ func (c *checker) resolve(p *ast.Probe, ap *ast.AttachPoint) []*Instance {
 				inst.Symbol, inst.Offset = "", v
 			}
 		}
-		if strings.ContainsAny(sym, "*?") {
+		if attach.HasWildcard(sym) {
 			return c.expandUprobes(inst, parts[0], sym)
 		}
 		inst.Name = kindProvider[kind] + ":" + parts[0] + ":" + parts[1]
@@ -241,7 +240,7 @@ func (c *checker) resolve(p *ast.Probe, ap *ast.AttachPoint) []*Instance {
 
 func (c *checker) expandTracepoints(tmpl *Instance, group, event string) []*Instance {
 	names := []string{group + ":" + event}
-	if strings.ContainsAny(group+event, "*?") {
+	if attach.HasWildcard(group + event) {
 		var err error
 		names, err = attach.Tracepoints(group + ":" + event)
 		if err != nil {
@@ -264,6 +263,31 @@ func (c *checker) expandTracepoints(tmpl *Instance, group, event string) []*Inst
 		inst := *tmpl
 		inst.Group, inst.Event, inst.Format = g, e, format
 		inst.Name = "tracepoint:" + g + ":" + e
+		out = append(out, &inst)
+	}
+	return out
+}
+
+// expandFunctions expands a kernel function wildcard (kprobe, fentry).
+func (c *checker) expandFunctions(tmpl *Instance, pattern string) []*Instance {
+	if tmpl.Offset != 0 {
+		c.errorf(tmpl.Point, "a wildcard probe cannot have an offset")
+		return nil
+	}
+	fns, err := attach.KernelFunctions(pattern)
+	if err != nil {
+		c.errorf(tmpl.Point, "%v", err)
+		return nil
+	}
+	if len(fns) == 0 {
+		c.errorf(tmpl.Point, "no kernel function matches %s", pattern)
+		return nil
+	}
+	var out []*Instance
+	for _, fn := range fns {
+		inst := *tmpl
+		inst.Func = fn
+		inst.Name = kindProvider[tmpl.Kind] + ":" + fn
 		out = append(out, &inst)
 	}
 	return out

@@ -1,0 +1,101 @@
+package driver
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wagglebpf/waggle/attach"
+	"github.com/wagglebpf/waggle/internal/kerneltest"
+)
+
+// Scripts modelled on bpftrace's tools that use only what the compiler
+// supports today: each must compile and pass the kernel verifier.
+var loadable = []string{
+	"bashreadline.bt", "biolatency.bt", "bitesize.bt", "capable.bt", "cpuwalk.bt",
+	"gethostlatency.bt", "killsnoop.bt", "opensnoop.bt", "pidpersec.bt", "setuids.bt",
+	"statsnoop.bt", "swapin.bt", "syncsnoop.bt", "syscount.bt", "vfscount.bt", "vfsstat.bt",
+	"writeback.bt", "xfsdist.bt",
+}
+
+// The others need what issue 6 adds (C types from BTF, symbols, for
+// loops, ...); they must fail to compile with a message that says so.
+var notYet = map[string]string{
+	"biosnoop.bt":    "cannot cast",
+	"dcsnoop.bt":     "no kernel function matches",
+	"execsnoop.bt":   "unknown function join()",
+	"loads.bt":       "unknown function kaddr()",
+	"loops.bt":       "for loops are not supported yet",
+	"mdflush.bt":     "cannot cast",
+	"naptime.bt":     "needs C types from BTF",
+	"oomkill.bt":     "cannot cast",
+	"runqlat.bt":     `unknown identifier "TASK_RUNNING"`,
+	"runqlen.bt":     "cannot cast",
+	"structs.bt":     "C struct types from BTF are not supported yet",
+	"syslatency.bt":  "for loops are not supported yet",
+	"tcpaccept.bt":   "cannot cast",
+	"tcpconnect.bt":  "cannot cast",
+	"tcpretrans.bt":  "cannot cast",
+	"threadsnoop.bt": "unknown function usym()",
+}
+
+func TestToolScriptsLoad(t *testing.T) {
+	kerneltest.Require(t)
+	if _, err := attach.EnsureTracefs(); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join("..", "parser", "testdata", "scripts")
+	files, err := filepath.Glob(filepath.Join(dir, "*.bt"))
+	if err != nil || len(files) != len(loadable)+len(notYet) {
+		t.Fatalf("%d scripts in %s, the test knows %d: keep the lists in step", len(files), dir, len(loadable)+len(notYet))
+	}
+	for _, name := range loadable {
+		t.Run(name, func(t *testing.T) {
+			src, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := Compile(name, src, nil)
+			if err != nil {
+				t.Fatalf("compile: %v", err)
+			}
+			if _, err := Run(context.Background(), p, Options{File: name, Source: src, DryRun: true, Stdout: io.Discard, Stderr: io.Discard}); err != nil {
+				t.Fatalf("load: %v", err)
+			}
+		})
+	}
+	for name, want := range notYet {
+		t.Run(name, func(t *testing.T) {
+			src, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Compile(name, src, nil)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("want a compile error containing %q, got %v", want, err)
+			}
+		})
+	}
+}
+
+func TestVerifierRejectionNamesTheLine(t *testing.T) {
+	kerneltest.Require(t)
+	src := []byte("BEGIN {\n  $i = 0;\n  while ($i < 1000000) { @[$i] = 1; $i++; }\n  exit();\n}\n")
+	p, err := Compile("loop.bt", src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(context.Background(), p, Options{File: "loop.bt", Source: src, DryRun: true, Stdout: io.Discard, Stderr: io.Discard})
+	if err == nil {
+		t.Fatal("a million-iteration loop passed the verifier")
+	}
+	msg := err.Error()
+	for _, want := range []string{"loop.bt:3:", "the kernel verifier rejected probe BEGIN", "  while ($i < 1000000) { @[$i] = 1; $i++; }", "^"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+}
