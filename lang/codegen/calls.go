@@ -188,6 +188,30 @@ func (g *gen) record(kind layout.RecordKind, index int64, args []ast.Expr) error
 		stImm(asm.RFP, off, int64(kind)),
 		asm.LoadImm(asm.R1, index, asm.DWord),
 		asm.StoreMem(asm.RFP, off+8, asm.R1, asm.DWord),
+	)
+	g.output(off, size)
+	return nil
+}
+
+// bpfFCurrentCPU is BPF_F_CURRENT_CPU, the index of the perf buffer of the
+// CPU the program runs on.
+const bpfFCurrentCPU = 0xffffffff
+
+// output sends size bytes at R10+off to user space.
+func (g *gen) output(off int16, size int) {
+	if g.opts.PerfEvents {
+		g.emit(
+			asm.Mov.Reg(asm.R1, ctxReg),
+			asm.LoadMapPtr(asm.R2, 0).WithReference(EventsMap),
+			asm.LoadImm(asm.R3, bpfFCurrentCPU, asm.DWord),
+			asm.Mov.Reg(asm.R4, asm.RFP),
+			asm.Add.Imm(asm.R4, int32(off)),
+			asm.Mov.Imm(asm.R5, int32(size)),
+			asm.FnPerfEventOutput.Call(),
+		)
+		return
+	}
+	g.emit(
 		asm.LoadMapPtr(asm.R1, 0).WithReference(EventsMap),
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, int32(off)),
@@ -195,7 +219,6 @@ func (g *gen) record(kind layout.RecordKind, index int64, args []ast.Expr) error
 		asm.Mov.Imm(asm.R4, 0),
 		asm.FnRingbufOutput.Call(),
 	)
-	return nil
 }
 
 // recordExprs sends kind followed directly by the values (no index): the
@@ -208,15 +231,8 @@ func (g *gen) recordExprs(kind layout.RecordKind, code ast.Expr) error {
 	}
 	g.storeAt(off+8, ast.Int64, v)
 	g.regs.free(v.i)
-	g.emit(
-		stImm(asm.RFP, off, int64(kind)),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(EventsMap),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, int32(off)),
-		asm.Mov.Imm(asm.R3, 16),
-		asm.Mov.Imm(asm.R4, 0),
-		asm.FnRingbufOutput.Call(),
-	)
+	g.emit(stImm(asm.RFP, off, int64(kind)))
+	g.output(off, 16)
 	return nil
 }
 

@@ -74,6 +74,9 @@ type Options struct {
 	NCPUs int
 	// EventsSize is the ring buffer size in bytes (default 1 MiB).
 	EventsSize uint32
+	// PerfEvents sends records through a perf event array instead of a
+	// ring buffer, for kernels older than 5.8.
+	PerfEvents bool
 }
 
 // Compile generates the programs and maps for a checked script.
@@ -87,6 +90,10 @@ func Compile(info *sema.Info, opts Options) (*Program, error) {
 		size = 1 << 20
 	}
 	p.Spec.Maps[EventsMap] = &ebpf.MapSpec{Name: EventsMap, Type: ebpf.RingBuf, MaxEntries: size}
+	if opts.PerfEvents {
+		// One buffer per CPU; user space sizes them when it opens them.
+		p.Spec.Maps[EventsMap] = &ebpf.MapSpec{Name: EventsMap, Type: ebpf.PerfEventArray, KeySize: 4, ValueSize: 4}
+	}
 	p.Spec.Maps[GlobalsMap] = &ebpf.MapSpec{Name: GlobalsMap, Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 2}
 	mapIndex := map[string]int{}
 	for i, name := range info.MapNames() {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/features"
 	"github.com/wagglebpf/waggle/lang/ast"
 	"github.com/wagglebpf/waggle/lang/codegen"
 	"github.com/wagglebpf/waggle/lang/parser"
@@ -22,7 +23,13 @@ import (
 
 // Compile parses, checks and compiles a script. Errors in the script come
 // back as a parser.ErrorList, rendered with the source line and a caret.
+// Records go through a ring buffer where the kernel has them (5.8+), else
+// through perf buffers.
 func Compile(file string, src []byte, params []string) (*codegen.Program, error) {
+	return compile(file, src, params, features.HaveMapType(ebpf.RingBuf) != nil)
+}
+
+func compile(file string, src []byte, params []string, perfEvents bool) (*codegen.Program, error) {
 	prog, err := parser.Parse(file, src)
 	if err != nil {
 		return nil, err
@@ -35,7 +42,7 @@ func Compile(file string, src []byte, params []string) (*codegen.Program, error)
 	if err != nil {
 		return nil, diagnostics(file, src, err)
 	}
-	p, err := codegen.Compile(info, codegen.Options{NCPUs: ncpus})
+	p, err := codegen.Compile(info, codegen.Options{NCPUs: ncpus, PerfEvents: perfEvents})
 	if err != nil {
 		return nil, diagnostics(file, src, err)
 	}

@@ -99,3 +99,28 @@ func TestVerifierRejectionNamesTheLine(t *testing.T) {
 		}
 	}
 }
+
+// Kernels before 5.8 have no ring buffer: records then go through perf
+// buffers. This kernel has both, so the fallback is forced here.
+func TestPerfBufferFallback(t *testing.T) {
+	kerneltest.Require(t)
+	src := []byte(`BEGIN { printf("via perf %d %s\n", 42, "buffers"); @x = 1; exit(7); } END { printf("end\n"); }`)
+	p, err := compile("perf.bt", src, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typ := p.Spec.Maps["events"].Type.String(); typ != "PerfEventArray" {
+		t.Fatalf("events map is a %s", typ)
+	}
+	var out strings.Builder
+	code, err := Run(context.Background(), p, Options{File: "perf.bt", Source: src, Stdout: &out, Stderr: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 7 {
+		t.Errorf("exit code %d, want 7", code)
+	}
+	if want := "via perf 42 buffers\nend\n\n\n@x: 1\n"; out.String() != want {
+		t.Errorf("output %q, want %q", out.String(), want)
+	}
+}
