@@ -90,7 +90,6 @@ func (g *gen) call(e *ast.Call) (*val, error) {
 		done := g.newLabel("haskey")
 		g.emit(asm.Mov.Imm(r, 0), asm.JEq.Imm(asm.R0, 0, done), asm.Mov.Imm(r, 1))
 		g.place(done)
-		g.emit(asm.Mov.Reg(r, r))
 		g.regs.unpin(out)
 		return intVal(e.Type(), out), nil
 	case "str":

@@ -111,7 +111,7 @@ func Compile(info *sema.Info, opts Options) (*Program, error) {
 		if err := info.Retype(inst, sema.Options{Params: info.Params, NCPUs: opts.NCPUs}); err != nil {
 			return nil, err
 		}
-		g := &gen{prog: p, inst: inst, mapIndex: mapIndex, opts: opts, vars: map[string]varSlot{}}
+		g := &gen{prog: p, inst: inst, mapIndex: mapIndex, opts: opts, vars: map[string]varSlot{}, alias: map[string]string{}}
 		g.regs = newRegalloc(g)
 		name := fmt.Sprintf("p%d_%s", i, sanitize(inst.Kind.String()))
 		insns, err := g.probe()

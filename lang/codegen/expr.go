@@ -106,7 +106,6 @@ func (g *gen) truncate(x *val, t *ast.Type) *val {
 		skip := g.newLabel("bool")
 		g.emit(asm.JEq.Imm(r, 0, skip), asm.Mov.Imm(r, 1))
 		g.place(skip)
-		g.emit(asm.Mov.Reg(r, r))
 	case t.Size < 8:
 		shift := int32(64 - 8*t.Size)
 		g.emit(asm.LSh.Imm(r, shift))
@@ -158,7 +157,6 @@ func (g *gen) global(i int32, t *ast.Type) *val {
 	done := g.newLabel("global")
 	g.emit(asm.Mov.Imm(v.reg, 0), asm.JEq.Imm(asm.R0, 0, done), asm.LoadMem(v.reg, asm.R0, 0, asm.DWord))
 	g.place(done)
-	g.emit(asm.Mov.Reg(v.reg, v.reg))
 	return intVal(t, v)
 }
 
@@ -356,7 +354,6 @@ func (g *gen) unary(e *ast.Unary) (*val, error) {
 		g.place(set)
 		g.emit(asm.Mov.Imm(r, 1))
 		g.place(done)
-		g.emit(asm.Mov.Reg(r, r))
 	case "-":
 		g.emit(asm.Neg.Imm(r, 0))
 	case "~":
@@ -434,7 +431,6 @@ func (g *gen) binary(e *ast.Binary) (*val, error) {
 	}
 	g.emit(asm.Mov.Imm(out.reg, 0))
 	g.place(done)
-	g.emit(asm.Mov.Reg(out.reg, out.reg))
 	g.regs.free(x.i)
 	return intVal(e.Type(), out), nil
 }
@@ -517,7 +513,6 @@ func (g *gen) strEqual(e *ast.Binary) (*val, error) {
 	g.place(differ)
 	g.emit(asm.Mov.Imm(out.reg, ne))
 	g.place(done)
-	g.emit(asm.Mov.Reg(out.reg, out.reg))
 	return intVal(e.Type(), out), nil
 }
 
@@ -570,7 +565,6 @@ func (g *gen) ternary(e *ast.Ternary) (*val, error) {
 	g.regs.spillAll()
 	g.place(done)
 	if isBufType(t) {
-		g.emit(asm.Mov.Reg(ctxReg, ctxReg))
 		return out, nil
 	}
 	return g.loadInt(out.off, t), nil

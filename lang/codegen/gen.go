@@ -21,6 +21,7 @@ type gen struct {
 	pos     []ast.Span // parallel to insns
 	cur     ast.Span   // the node being generated
 	pending []string   // labels for the next instruction
+	alias   map[string]string
 	labels  int
 
 	regs  *regalloc
@@ -59,14 +60,12 @@ func (g *gen) at(n ast.Node) func() {
 
 func (g *gen) emit(ins ...asm.Instruction) {
 	for _, in := range ins {
-		// Several labels on one spot: all but the last go on no-ops (R6
-		// always holds the context, so moving it to itself is harmless).
-		for len(g.pending) > 1 {
-			g.insns = append(g.insns, asm.Mov.Reg(ctxReg, ctxReg).WithSymbol(g.pending[0]))
-			g.pos = append(g.pos, g.cur)
-			g.pending = g.pending[1:]
-		}
-		if len(g.pending) == 1 {
+		// Several labels on one spot: the first names the instruction and
+		// jumps to the others are redirected to it when the program is done.
+		if len(g.pending) > 0 {
+			for _, other := range g.pending[1:] {
+				g.alias[other] = g.pending[0]
+			}
 			in = in.WithSymbol(g.pending[0])
 			g.pending = nil
 		}
@@ -122,7 +121,29 @@ func (g *gen) probe() (asm.Instructions, error) {
 	if g.stack.err != nil {
 		return nil, g.errorf(p, "%v", g.stack.err)
 	}
+	for i, in := range g.insns {
+		if target, ok := g.alias[in.Reference()]; ok {
+			g.insns[i] = in.WithReference(target)
+		}
+	}
+	if !g.usesContext() {
+		// Nothing reads the context: drop the prologue that saved it.
+		g.insns, g.pos = g.insns[1:], g.pos[1:]
+	}
 	return g.insns, nil
+}
+
+// usesContext reports whether any instruction after the prologue reads R6.
+func (g *gen) usesContext() bool {
+	for _, in := range g.insns[1:] {
+		if in.OpCode.IsDWordLoad() {
+			continue // Src holds a pseudo-source, not a register
+		}
+		if in.Src == ctxReg || in.Dst == ctxReg {
+			return true
+		}
+	}
+	return false
 }
 
 // allocVars gives every scratch variable of the probe a stack slot of its
@@ -302,6 +323,10 @@ func (g *gen) storeVar(name string, v *val) error {
 
 // storeAt writes v, converted to type t's layout, at R10+off.
 func (g *gen) storeAt(off int16, t *ast.Type, v *val) {
+	if !v.isBuf() && v.i.isImm && v.i.imm >= -1<<31 && v.i.imm < 1<<31 {
+		g.emit(stImm(asm.RFP, off, v.i.imm))
+		return
+	}
 	if !v.isBuf() {
 		r := g.regs.use(v.i)
 		g.emit(asm.StoreMem(asm.RFP, off, r, asm.DWord))
@@ -330,6 +355,32 @@ func (g *gen) storeAt(off int16, t *ast.Type, v *val) {
 	if dst > n {
 		g.zero(off+int16(n), dst-n)
 	}
+}
+
+// exprTo evaluates e straight into R10+off as type t: values that a
+// helper writes into memory (comm, str()) go there directly instead of
+// through a temporary buffer.
+func (g *gen) exprTo(e ast.Expr, off int16, t *ast.Type) error {
+	if id, ok := e.(*ast.Ident); ok && id.Name == "comm" && t.Kind == ast.KindString && layout.Size(t) >= 16 {
+		defer g.at(e)()
+		g.zero(off+16, layout.Size(t)-16)
+		g.emit(
+			asm.Mov.Reg(asm.R1, asm.RFP),
+			asm.Add.Imm(asm.R1, int32(off)),
+			asm.Mov.Imm(asm.R2, 16),
+			asm.FnGetCurrentComm.Call(),
+		)
+		return nil
+	}
+	v, err := g.expr(e)
+	if err != nil {
+		return err
+	}
+	g.storeAt(off, t, v)
+	if !v.isBuf() {
+		g.regs.free(v.i)
+	}
+	return nil
 }
 
 func isBufType(t *ast.Type) bool {

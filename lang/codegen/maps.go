@@ -40,24 +40,14 @@ func (g *gen) mapKey(m *Map, keys []ast.Expr) (int16, error) {
 	switch {
 	case m.Key == nil:
 	case len(keys) == 1:
-		v, err := g.expr(keys[0])
-		if err != nil {
+		if err := g.exprTo(keys[0], off, m.Key); err != nil {
 			return 0, err
-		}
-		g.storeAt(off, m.Key, v)
-		if !v.isBuf() {
-			g.regs.free(v.i)
 		}
 	default:
 		offs := layout.Offsets(m.Key)
 		for i, k := range keys {
-			v, err := g.expr(k)
-			if err != nil {
+			if err := g.exprTo(k, off+int16(offs[i]), m.Key.Elems[i]); err != nil {
 				return 0, err
-			}
-			g.storeAt(off+int16(offs[i]), m.Key.Elems[i], v)
-			if !v.isBuf() {
-				g.regs.free(v.i)
 			}
 		}
 	}
@@ -105,7 +95,6 @@ func (g *gen) mapRead(e *ast.MapExpr) (*val, error) {
 			g.emit(asm.LoadMem(asm.R1, asm.R0, int16(i), asm.DWord), asm.StoreMem(asm.RFP, out.off+int16(i), asm.R1, asm.DWord))
 		}
 		g.place(done)
-		g.emit(asm.Mov.Reg(ctxReg, ctxReg))
 		return out, nil
 	}
 	v := g.regs.newVal()
@@ -113,7 +102,6 @@ func (g *gen) mapRead(e *ast.MapExpr) (*val, error) {
 	done := g.newLabel("mapmiss")
 	g.emit(asm.Mov.Imm(v.reg, 0), asm.JEq.Imm(asm.R0, 0, done), asm.LoadMem(v.reg, asm.R0, 0, asm.DWord))
 	g.place(done)
-	g.emit(asm.Mov.Reg(v.reg, v.reg))
 	rt := t
 	if t.IsAggregation() {
 		rt = ast.Int64
@@ -230,7 +218,6 @@ func (g *gen) mapAdd(m *Map, target *ast.MapExpr, v *val) error {
 	g.place(miss)
 	g.update(m, key, valOff, bpfAny)
 	g.place(done)
-	g.emit(asm.Mov.Reg(ctxReg, ctxReg))
 	return nil
 }
 
@@ -267,17 +254,15 @@ func (g *gen) incdec(e *ast.Unary) (*val, error) {
 // aggregate generates @m[k] = count()/sum(x)/... on a per-CPU map.
 func (g *gen) aggregate(m *Map, target *ast.MapExpr, call *ast.Call) error {
 	t := call.Type()
-	// The argument first: a parked 8-byte value (1 for count).
-	arg := g.stack.alloc(8)
+	// count, hist and lhist add one to their slot; the others add or
+	// compare their argument, parked on the stack while the key is built.
+	countsOne := t.Kind == ast.KindCount || t.Kind == ast.KindHist || t.Kind == ast.KindLHist
+	var arg int16
 	if len(call.Args) > 0 {
-		v, err := g.expr(call.Args[0])
-		if err != nil {
+		arg = g.stack.alloc(8)
+		if err := g.exprTo(call.Args[0], arg, ast.Int64); err != nil {
 			return err
 		}
-		g.storeAt(arg, ast.Int64, v)
-		g.regs.free(v.i)
-	} else {
-		g.emit(stImm(asm.RFP, arg, 1))
 	}
 	key, err := g.mapKey(m, target.Keys)
 	if err != nil {
@@ -285,14 +270,19 @@ func (g *gen) aggregate(m *Map, target *ast.MapExpr, call *ast.Call) error {
 	}
 	if t.Kind == ast.KindHist || t.Kind == ast.KindLHist {
 		g.bucket(t, arg, key+int16(keyBase(m)))
-		g.emit(stImm(asm.RFP, arg, 1))
 	}
 	g.lookup(m, key)
 	miss, done := g.newLabel("aggmiss"), g.newLabel("aggdone")
-	g.emit(asm.JEq.Imm(asm.R0, 0, miss), asm.LoadMem(asm.R1, asm.RFP, arg, asm.DWord))
+	g.emit(asm.JEq.Imm(asm.R0, 0, miss))
+	if !countsOne {
+		g.emit(asm.LoadMem(asm.R1, asm.RFP, arg, asm.DWord))
+	}
 	// Per-CPU values: no other CPU writes them, plain updates suffice.
 	switch t.Kind {
-	case ast.KindCount, ast.KindSum, ast.KindHist, ast.KindLHist:
+	case ast.KindCount, ast.KindHist, ast.KindLHist:
+		// Always one more.
+		g.emit(asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord), asm.Add.Imm(asm.R2, 1), asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord))
+	case ast.KindSum:
 		g.emit(asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord), asm.Add.Reg(asm.R2, asm.R1), asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord))
 	case ast.KindAvg, ast.KindStats:
 		g.emit(
@@ -324,13 +314,16 @@ func (g *gen) aggregate(m *Map, target *ast.MapExpr, call *ast.Call) error {
 		g.place(set)
 		g.emit(asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord), stImm(asm.R0, 8, 1))
 		g.place(keep)
-		g.emit(asm.Mov.Reg(ctxReg, ctxReg))
 	}
 	g.emit(asm.Ja.Label(done))
 	g.place(miss)
 	// First value on this CPU: insert the initial record.
 	init := g.stack.alloc(16)
-	g.emit(asm.LoadMem(asm.R1, asm.RFP, arg, asm.DWord), asm.StoreMem(asm.RFP, init, asm.R1, asm.DWord))
+	if countsOne {
+		g.emit(stImm(asm.RFP, init, 1))
+	} else {
+		g.emit(asm.LoadMem(asm.R1, asm.RFP, arg, asm.DWord), asm.StoreMem(asm.RFP, init, asm.R1, asm.DWord))
+	}
 	switch t.Kind {
 	case ast.KindAvg, ast.KindStats, ast.KindMin, ast.KindMax:
 		g.emit(stImm(asm.RFP, init+8, 1))
@@ -339,7 +332,6 @@ func (g *gen) aggregate(m *Map, target *ast.MapExpr, call *ast.Call) error {
 	}
 	g.update(m, key, init, bpfAny)
 	g.place(done)
-	g.emit(asm.Mov.Reg(ctxReg, ctxReg))
 	return nil
 }
 
@@ -388,7 +380,6 @@ func (g *gen) bucket(t *ast.Type, arg, dst int16) {
 		)
 		g.place(skip)
 	}
-	g.emit(asm.Mov.Reg(asm.R1, asm.R1))
 	g.place(done)
 	g.emit(asm.StoreMem(asm.RFP, dst, asm.R2, asm.DWord))
 }

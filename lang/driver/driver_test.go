@@ -24,21 +24,21 @@ var loadable = []string{
 // The others need what issue 6 adds (C types from BTF, symbols, for
 // loops, ...); they must fail to compile with a message that says so.
 var notYet = map[string]string{
-	"biosnoop.bt":    "cannot cast",
+	"biosnoop.bt":    "casts to pointer types need C types from BTF",
 	"dcsnoop.bt":     "no kernel function matches",
 	"execsnoop.bt":   "unknown function join()",
 	"loads.bt":       "unknown function kaddr()",
 	"loops.bt":       "for loops are not supported yet",
-	"mdflush.bt":     "cannot cast",
+	"mdflush.bt":     "casts to pointer types need C types from BTF",
 	"naptime.bt":     "needs C types from BTF",
-	"oomkill.bt":     "cannot cast",
+	"oomkill.bt":     "casts to pointer types need C types from BTF",
 	"runqlat.bt":     `unknown identifier "TASK_RUNNING"`,
-	"runqlen.bt":     "cannot cast",
+	"runqlen.bt":     "casts to pointer types need C types from BTF",
 	"structs.bt":     "C struct types from BTF are not supported yet",
 	"syslatency.bt":  "for loops are not supported yet",
-	"tcpaccept.bt":   "cannot cast",
-	"tcpconnect.bt":  "cannot cast",
-	"tcpretrans.bt":  "cannot cast",
+	"tcpaccept.bt":   "casts to pointer types need C types from BTF",
+	"tcpconnect.bt":  "casts to pointer types need C types from BTF",
+	"tcpretrans.bt":  "casts to pointer types need C types from BTF",
 	"threadsnoop.bt": "unknown function usym()",
 }
 
