@@ -3,6 +3,7 @@ package sema
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -133,7 +134,14 @@ func Check(prog *ast.Program, opts Options) (*Info, error) {
 	for _, inst := range c.info.Instances {
 		c.checkInstance(inst)
 	}
+	// A declared map that nothing assigns has no value type to build it with.
+	for _, d := range prog.Maps {
+		if mi := c.info.Maps[d.Name]; mi != nil && mi.Value == nil {
+			c.errorf(d, "%s is declared but never assigned a value", d.Name)
+		}
+	}
 	if len(c.errs) > 0 {
+		sort.SliceStable(c.errs, func(i, j int) bool { return c.errs[i].Span.Start.Offset < c.errs[j].Span.Start.Offset })
 		return nil, c.errs
 	}
 	return c.info, nil
@@ -162,10 +170,10 @@ func (c *checker) config(items []*ast.ConfigItem) {
 				c.errorf(it, "max_strlen must be an integer from 1 to 200 (strings live on the 512-byte BPF stack)")
 			}
 		case "max_map_keys":
-			if v, ok := constInt(it.Value); ok && v > 0 {
+			if v, ok := constInt(it.Value); ok && v > 0 && v <= math.MaxUint32 {
 				cfg.MaxMapKeys = int(v)
 			} else {
-				c.errorf(it, "max_map_keys must be a positive integer")
+				c.errorf(it, "max_map_keys must be an integer from 1 to %d", uint32(math.MaxUint32))
 			}
 		case "print_maps_on_exit":
 			switch v := it.Value.(type) {
@@ -203,7 +211,8 @@ func (c *checker) declareMap(d *ast.MapDecl) {
 	}
 	size := 0
 	if len(d.Args) == 1 {
-		if v, ok := constInt(d.Args[0]); ok && v > 0 {
+		// The kernel counts entries in 32 bits.
+		if v, ok := constInt(d.Args[0]); ok && v > 0 && v <= math.MaxUint32 {
 			size = int(v)
 		}
 	}
@@ -303,6 +312,7 @@ func (c *checker) stmt(s ast.Stmt) {
 		c.block(s.Body)
 		c.loops--
 	case *ast.UnrollStmt:
+		c.expr(s.Count)
 		if v, ok := constInt(s.Count); !ok || v < 1 || v > 100 {
 			c.errorf(s.Count, "unroll needs a constant count from 1 to 100")
 		}
@@ -312,6 +322,9 @@ func (c *checker) stmt(s ast.Stmt) {
 	case *ast.JumpStmt:
 		if s.Kind != "return" && c.loops == 0 {
 			c.errorf(s, "%s outside of a loop", s.Kind)
+		}
+		if s.Value != nil {
+			c.expr(s.Value)
 		}
 	default:
 		c.errorf(s, "unsupported statement")
@@ -444,7 +457,7 @@ func (c *checker) assign(s *ast.AssignStmt) {
 			c.errorf(s.Value, "%s has no value to store", describe(s.Value))
 			return
 		}
-		c.defineMap(target, key, vt)
+		c.defineMap(target, key, vt, s.Value)
 	default:
 		c.errorf(s.Target, "only variables ($x) and maps (@x) can be assigned")
 	}
@@ -461,10 +474,12 @@ func isAggregation(name string) bool {
 // aggregation checks an aggregating call and returns its map value type.
 func (c *checker) aggregation(call *ast.Call) *ast.Type {
 	want := map[string]int{"count": 0, "sum": 1, "avg": 1, "min": 1, "max": 1, "stats": 1, "hist": 1, "lhist": 4}[call.Func]
-	if call.Func == "hist" && len(call.Args) == 2 {
-		want = 2
-	}
-	if len(call.Args) != want {
+	switch {
+	case call.Func == "hist" && (len(call.Args) == 1 || len(call.Args) == 2):
+	case call.Func == "hist":
+		c.errorf(call, "hist() takes 1 or 2 arguments")
+		return nil
+	case len(call.Args) != want:
 		c.errorf(call, "%s() takes %d argument%s", call.Func, want, plural(want))
 		return nil
 	}
@@ -475,8 +490,22 @@ func (c *checker) aggregation(call *ast.Call) *ast.Type {
 			return nil
 		}
 		if call.Func == "lhist" && i > 0 {
-			if _, ok := constInt(a); !ok {
+			// A literal past 2^63-1 would turn negative and overflow
+			// the bucket arithmetic.
+			if v, ok := constInt(a); !ok || v < 0 {
 				c.errorf(a, "lhist() min, max and step must be integer literals")
+				return nil
+			}
+		}
+		if call.Func == "hist" && i == 1 {
+			// bpftrace's k splits each power of two into 2^k buckets; the
+			// code generator and the printer do plain log2 buckets only.
+			switch k, ok := constInt(a); {
+			case !ok || k < 0 || k > 5:
+				c.errorf(a, "hist()'s second argument must be an integer literal from 0 to 5")
+				return nil
+			case k != 0:
+				c.errorf(a, "hist() with more than one bucket per power of two (k > 0) is not supported yet")
 				return nil
 			}
 		}
@@ -577,8 +606,9 @@ func normalizeKey(t *ast.Type) *ast.Type {
 	return t
 }
 
-// defineMap records or checks a map's key and value types.
-func (c *checker) defineMap(m *ast.MapExpr, key, value *ast.Type) {
+// defineMap records or checks a map's key and value types; at is where
+// the value comes from, for messages.
+func (c *checker) defineMap(m *ast.MapExpr, key, value *ast.Type, at ast.Node) {
 	mi := c.info.Maps[m.Name]
 	if mi == nil {
 		mi = &MapInfo{Name: m.Name, First: m}
@@ -594,13 +624,16 @@ func (c *checker) defineMap(m *ast.MapExpr, key, value *ast.Type) {
 	case (mi.Key == nil) != (key == nil) || (key != nil && !assignable(mi.Key, key)):
 		c.errorf(m, "%s is used with different keys: %s here, %s at %s", m.Name, keyName(key), keyName(mi.Key), mi.First.Pos().Start)
 		return
+	case mi.Value.Kind == ast.KindLHist && value.Kind == ast.KindLHist && !mi.Value.Equal(value):
+		c.errorf(at, "%s already holds lhist(..., %d, %d, %d) from %s: every lhist() stored in it needs the same min, max and step", m.Name, mi.Value.Min, mi.Value.Max, mi.Value.Step, mi.First.Pos().Start)
+		return
 	case mi.Value.IsAggregation() || value.IsAggregation():
 		if !mi.Value.Equal(value) {
-			c.errorf(m, "%s holds %s, not %s", m.Name, mi.Value, value)
+			c.errorf(at, "type mismatch for %s: it holds %s, not %s", m.Name, mi.Value, value)
 			return
 		}
 	case !assignable(mi.Value, value):
-		c.errorf(m, "%s holds %s, not %s", m.Name, mi.Value, value)
+		c.errorf(at, "type mismatch for %s: it holds %s, not %s", m.Name, mi.Value, value)
 		return
 	}
 	if key != nil {

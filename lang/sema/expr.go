@@ -14,7 +14,7 @@ func (c *checker) exprStmt(e ast.Expr) {
 	switch e := e.(type) {
 	case *ast.Call:
 		if isAggregation(e.Func) {
-			c.errorf(e, "%s() must be assigned to a map: @x = %s(...)", e.Func, e.Func)
+			c.errorf(e, "%s", notAssigned(e.Func))
 			return
 		}
 		c.expr(e)
@@ -45,7 +45,7 @@ func (c *checker) incdec(e *ast.Unary) *ast.Type {
 		x.SetType(t)
 	case *ast.MapExpr:
 		key := c.mapKey(x)
-		c.defineMap(x, key, ast.Int64)
+		c.defineMap(x, key, ast.Int64, e)
 	default:
 		c.errorf(e, "%s applies to variables and maps", e.Op)
 		return nil
@@ -188,6 +188,10 @@ func (c *checker) expr(e ast.Expr) *ast.Type {
 		if xt == nil || to == nil {
 			return nil
 		}
+		if to.Kind == ast.KindPtr {
+			c.errorf(e, "casts to pointer types need C types from BTF, which waggle does not support yet")
+			return nil
+		}
 		if !isScalar(xt) || (to.Kind != ast.KindInt && to.Kind != ast.KindBool) {
 			c.errorf(e, "cannot cast %s to %s", xt, e.To)
 			return nil
@@ -204,8 +208,18 @@ func (c *checker) expr(e ast.Expr) *ast.Type {
 			return nil
 		}
 		return c.set(e, ast.Uint64)
-	case *ast.IndexExpr, *ast.OffsetofExpr:
-		c.errorf(e, "this expression needs C types from BTF, which waggle does not support yet")
+	case *ast.IndexExpr:
+		xt := c.expr(e.X)
+		switch {
+		case xt == nil:
+		case xt.Kind == ast.KindPtr || xt.Kind == ast.KindArray || xt.Kind == ast.KindRecord:
+			c.errorf(e, "indexing %s needs C types from BTF, which waggle does not support yet", xt)
+		default:
+			c.errorf(e, "cannot index %s, which is not an array or a pointer", xt)
+		}
+		return nil
+	case *ast.OffsetofExpr:
+		c.errorf(e, "offsetof() needs C types from BTF, which waggle does not support yet")
 		return nil
 	}
 	c.errorf(e, "unsupported expression")
@@ -239,6 +253,10 @@ func (c *checker) typeExpr(t *ast.TypeExpr) *ast.Type {
 		"bool": ast.Bool,
 	}
 	if it, ok := ints[name]; ok {
+		if t.Array == ast.ArrayUnsized {
+			c.errorf(t, "array types without a length are not supported yet")
+			return nil
+		}
 		if t.Array > 0 {
 			if it.Size == 1 {
 				return &ast.Type{Kind: ast.KindString, Size: t.Array}
@@ -301,7 +319,7 @@ func (c *checker) builtin(e *ast.Ident) *ast.Type {
 	}
 	if strings.HasPrefix(e.Name, "arg") {
 		if _, err := strconv.Atoi(e.Name[3:]); err == nil {
-			c.errorf(e, "%s: only arg0 to arg%d are available", e.Name, argRegisters-1)
+			c.errorf(e, "there is no %s: only arg0 to arg%d are available", e.Name, argRegisters-1)
 			return nil
 		}
 	}
@@ -314,8 +332,12 @@ func (c *checker) field(e *ast.FieldExpr) *ast.Type {
 	id, ok := e.X.(*ast.Ident)
 	if !ok || id.Name != "args" {
 		xt := c.expr(e.X)
-		if xt != nil {
+		switch {
+		case xt == nil:
+		case xt.Kind == ast.KindRecord || xt.Kind == ast.KindPtr:
 			c.errorf(e, "field access on %s needs C types from BTF, which waggle does not support yet", xt)
+		default:
+			c.errorf(e, "cannot read field %s of %s, which is not a struct", e.Field, xt)
 		}
 		return nil
 	}
@@ -369,8 +391,11 @@ func (c *checker) unary(e *ast.Unary) *ast.Type {
 			return nil
 		}
 		return ast.Int64
-	case "*", "&":
-		c.errorf(e, "pointer %s needs C types from BTF, which waggle does not support yet", e.Op)
+	case "*":
+		c.errorf(e, "dereferencing a pointer (*) needs C types from BTF, which waggle does not support yet")
+		return nil
+	case "&":
+		c.errorf(e, "taking an address (&) needs C types from BTF, which waggle does not support yet")
 		return nil
 	}
 	c.errorf(e, "unknown operator %s", e.Op)
@@ -424,6 +449,8 @@ func (c *checker) call(e *ast.Call) *ast.Type {
 			switch {
 			case lo == hi:
 				c.errorf(e, "%s() takes %d argument%s", e.Func, lo, plural(lo))
+			case lo+1 == hi:
+				c.errorf(e, "%s() takes %d or %d arguments", e.Func, lo, hi)
 			default:
 				c.errorf(e, "%s() takes %d to %d arguments", e.Func, lo, hi)
 			}
@@ -480,6 +507,7 @@ func (c *checker) call(e *ast.Call) *ast.Type {
 				c.errorf(e.Args[0], "time()'s format must be a string literal")
 				return nil
 			}
+			c.expr(e.Args[0])
 		}
 		return ast.None
 	case "print":
@@ -490,6 +518,13 @@ func (c *checker) call(e *ast.Call) *ast.Type {
 			if mi := c.info.Maps[m.Name]; mi == nil || mi.Value == nil {
 				c.errorf(m, "undefined map %s", m.Name)
 				return nil
+			}
+			// print(@m, top, div): how many entries, and a divisor.
+			for _, a := range e.Args[1:] {
+				if t := c.expr(a); t != nil && !isInt(t) {
+					c.errorf(a, "print()'s top and divisor must be integers, not %s", t)
+					return nil
+				}
 			}
 			return ast.None
 		}
@@ -558,13 +593,14 @@ func (c *checker) call(e *ast.Call) *ast.Type {
 		}
 		size := c.info.Config.MaxStrlen
 		if len(e.Args) == 2 {
-			if v, ok := constInt(e.Args[1]); ok && v > 0 {
-				if int(v)+1 < size {
-					size = int(v) + 1
+			if nt := c.expr(e.Args[1]); nt == nil || !isInt(nt) {
+				if nt != nil {
+					c.errorf(e.Args[1], "str()'s length must be an integer, not %s", nt)
 				}
-			} else if nt := c.expr(e.Args[1]); nt == nil || !isInt(nt) {
-				c.errorf(e.Args[1], "str()'s length must be an integer")
 				return nil
+			}
+			if v, ok := constInt(e.Args[1]); ok && v > 0 && v < int64(size-1) {
+				size = int(v) + 1
 			}
 		}
 		switch t.Kind {
@@ -576,7 +612,7 @@ func (c *checker) call(e *ast.Call) *ast.Type {
 		c.errorf(e.Args[0], "str() needs a pointer or an address, not %s", t)
 		return nil
 	case "count", "sum", "avg", "min", "max", "stats", "hist", "lhist":
-		c.errorf(e, "%s() must be assigned to a map: @x = %s(...)", e.Func, e.Func)
+		c.errorf(e, "%s", notAssigned(e.Func))
 		return nil
 	}
 	c.errorf(e, "unknown function %s()", e.Func)
@@ -602,4 +638,13 @@ func (c *checker) mapElement(m *ast.MapExpr, keyArgs []ast.Expr) {
 	if (mi.Key == nil) != (key == nil) || (key != nil && !assignable(mi.Key, key)) {
 		c.errorf(m, "%s is used with different keys: %s here, %s at %s", m.Name, keyName(key), keyName(mi.Key), mi.First.Pos().Start)
 	}
+}
+
+// notAssigned is the message for an aggregating call used as a value.
+func notAssigned(fn string) string {
+	example := fn + "(...)"
+	if fn == "count" {
+		example = "count()"
+	}
+	return fn + "() must be assigned to a map: @x = " + example
 }

@@ -5,6 +5,7 @@ package sema
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -51,6 +52,15 @@ var providers = map[string]ProbeKind{
 	"fexit": ProbeFexit, "fr": ProbeFexit, "kretfunc": ProbeFexit,
 }
 
+// unsupportedProviders are bpftrace's other probe types, named so that
+// their error says "not supported yet" rather than "unknown".
+var unsupportedProviders = map[string]string{
+	"usdt": "usdt", "us": "usdt",
+	"watchpoint": "watchpoint", "w": "watchpoint",
+	"asyncwatchpoint": "asyncwatchpoint", "aw": "asyncwatchpoint",
+	"iter": "iter", "it": "iter",
+}
+
 var kindProvider = map[ProbeKind]string{
 	ProbeBegin: "BEGIN", ProbeEnd: "END", ProbeTracepoint: "tracepoint", ProbeRawTracepoint: "rawtracepoint",
 	ProbeKprobe: "kprobe", ProbeKretprobe: "kretprobe", ProbeUprobe: "uprobe", ProbeUretprobe: "uretprobe",
@@ -91,6 +101,10 @@ const argRegisters = 6
 func (c *checker) resolve(p *ast.Probe, ap *ast.AttachPoint) []*Instance {
 	kind, ok := providers[strings.ToLower(ap.Provider)]
 	if !ok {
+		if name, known := unsupportedProviders[strings.ToLower(ap.Provider)]; known {
+			c.errorf(ap, "%s probes are not supported yet", name)
+			return nil
+		}
 		c.errorf(ap, "unknown probe type %q", ap.Provider)
 		return nil
 	}
@@ -180,21 +194,26 @@ func (c *checker) resolve(p *ast.Probe, ap *ast.AttachPoint) []*Instance {
 			c.errorf(ap, "%s probes are written %s:UNIT:N (UNIT is s, ms, us or hz)", kindProvider[kind], kindProvider[kind])
 			return nil
 		}
+		if n == "" {
+			c.errorf(ap, "%s probes are written %s:UNIT:N (UNIT is s, ms, us or hz)", kindProvider[kind], kindProvider[kind])
+			return nil
+		}
 		v, err := strconv.ParseUint(strings.ReplaceAll(n, "_", ""), 10, 64)
 		if err != nil || v == 0 {
 			c.errorf(ap, "%s rate %q is not a positive integer", kindProvider[kind], n)
 			return nil
 		}
-		switch unit {
-		case "s", "sec":
-			inst.Period = v * 1_000_000_000
-		case "ms":
-			inst.Period = v * 1_000_000
-		case "us":
-			inst.Period = v * 1_000
-		case "ns":
-			inst.Period = v
-		case "hz":
+		scale := map[string]uint64{"s": 1_000_000_000, "sec": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+		switch mul, ok := scale[unit]; {
+		case ok && v > math.MaxInt64/mul:
+			c.errorf(ap, "%s period %s%s is too long", kindProvider[kind], n, unit)
+			return nil
+		case ok:
+			inst.Period = v * mul
+		case unit == "hz" && v > 1_000_000_000:
+			c.errorf(ap, "%s rate %s hz is more than once per nanosecond", kindProvider[kind], n)
+			return nil
+		case unit == "hz":
 			inst.Freq = v
 		default:
 			c.errorf(ap, "unknown %s unit %q (expected s, ms, us or hz)", kindProvider[kind], unit)
