@@ -28,7 +28,10 @@ func (g *gen) expr(e ast.Expr) (*val, error) {
 	case *ast.StrLit:
 		return g.stringConst(e.Value, t.Size), nil
 	case *ast.VarExpr:
-		slot := g.vars[e.Name]
+		slot, err := g.slot(e.Name, t)
+		if err != nil {
+			return nil, err
+		}
 		if isBufType(slot.t) {
 			// A copy, so that later assignments to the variable in the same
 			// statement do not change this value.

@@ -155,8 +155,9 @@ func (g *gen) allocVars(b *ast.Block) {
 		if t == nil {
 			return
 		}
-		if old, ok := sizes[name]; !ok || layout.Size(t) > layout.Size(old) {
-			sizes[name] = t
+		k := slotKey(name, t)
+		if old, ok := sizes[k]; !ok || layout.Size(t) > layout.Size(old) {
+			sizes[k] = t
 		}
 	}
 	walk = func(s ast.Stmt) {
@@ -166,15 +167,7 @@ func (g *gen) allocVars(b *ast.Block) {
 				walk(x)
 			}
 		case *ast.VarDecl:
-			t := ast.Int64
-			if s.Type != nil {
-				if dt, err := sema.TypeOf(s.Type, g.prog.Info.Config); err == nil {
-					t = dt
-				}
-			} else if s.Value != nil && s.Value.Type() != nil {
-				t = s.Value.Type()
-			}
-			note(s.Name, t)
+			note(s.Name, g.declType(s))
 		case *ast.AssignStmt:
 			if v, ok := s.Target.(*ast.VarExpr); ok {
 				note(v.Name, v.Type())
@@ -191,12 +184,47 @@ func (g *gen) allocVars(b *ast.Block) {
 		}
 	}
 	walk(b)
-	for _, name := range sortedKeys(sizes) {
-		t := sizes[name]
+	for _, k := range sortedKeys(sizes) {
+		t := sizes[k]
 		off := g.stack.alloc(layout.Size(t))
-		g.vars[name] = varSlot{off: off, t: t}
+		g.vars[k] = varSlot{off: off, t: t}
 		g.zero(off, layout.Size(t))
 	}
+}
+
+// declType is the type a let declaration gives its variable.
+func (g *gen) declType(s *ast.VarDecl) *ast.Type {
+	if s.Type != nil {
+		if dt, err := sema.TypeOf(s.Type, g.prog.Info.Config); err == nil {
+			return dt
+		}
+	}
+	if s.Value != nil && s.Value.Type() != nil {
+		return s.Value.Type()
+	}
+	return ast.Int64
+}
+
+// slotKey names a variable's stack slot. A name used with types of
+// different kinds in different blocks (block scoping allows it) gets one
+// slot per kind; strings of different lengths share the longest.
+func slotKey(name string, t *ast.Type) string {
+	switch t.Kind {
+	case ast.KindInt, ast.KindBool, ast.KindPtr:
+		return name + "|int"
+	case ast.KindString:
+		return name + "|str"
+	}
+	return name + "|" + t.String()
+}
+
+// slot finds the slot of a variable used with type t.
+func (g *gen) slot(name string, t *ast.Type) (varSlot, error) {
+	s, ok := g.vars[slotKey(name, t)]
+	if !ok {
+		return s, fmt.Errorf("codegen: no slot for %s of type %s", name, t)
+	}
+	return s, nil
 }
 
 // zero clears n bytes at R10+off (n a multiple of 8).
@@ -235,7 +263,7 @@ func (g *gen) stmt(s ast.Stmt) error {
 		if err != nil {
 			return err
 		}
-		return g.storeVar(s.Name, v)
+		return g.storeVar(s.Name, g.declType(s), v)
 	case *ast.AssignStmt:
 		return g.assign(s)
 	case *ast.IfStmt:
@@ -308,14 +336,14 @@ func (g *gen) ifStmt(s *ast.IfStmt) error {
 	return nil
 }
 
-// storeVar writes a value into a scratch variable's slot.
-func (g *gen) storeVar(name string, v *val) error {
-	slot, ok := g.vars[name]
-	if !ok {
-		return fmt.Errorf("codegen: no slot for %s", name)
+// storeVar writes a value into a scratch variable of type t.
+func (g *gen) storeVar(name string, t *ast.Type, v *val) error {
+	slot, err := g.slot(name, t)
+	if err != nil {
+		return err
 	}
-	if !v.isBuf() && slot.t.Kind == ast.KindInt && slot.t.Size < 8 {
-		v = g.truncate(v, slot.t)
+	if !v.isBuf() && t.Kind == ast.KindInt && t.Size < 8 {
+		v = g.truncate(v, t)
 	}
 	g.storeAt(slot.off, slot.t, v)
 	return nil

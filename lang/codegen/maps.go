@@ -117,16 +117,19 @@ func (g *gen) assign(s *ast.AssignStmt) error {
 			if err != nil {
 				return err
 			}
-			return g.storeVar(target.Name, v)
+			return g.storeVar(target.Name, target.Type(), v)
 		}
-		slot := g.vars[target.Name]
+		slot, err := g.slot(target.Name, target.Type())
+		if err != nil {
+			return err
+		}
 		cur := g.loadInt(slot.off, slot.t)
 		v, err := g.expr(s.Value)
 		if err != nil {
 			return err
 		}
 		res := g.arith(s.Op[:len(s.Op)-1], cur, v, slot.t.Signed || s.Value.Type().Signed)
-		return g.storeVar(target.Name, res)
+		return g.storeVar(target.Name, target.Type(), res)
 	case *ast.MapExpr:
 		m := g.mapOf(target.Name)
 		if call, ok := s.Value.(*ast.Call); ok && call.Type() != nil && call.Type().IsAggregation() {
@@ -228,7 +231,10 @@ func (g *gen) incdec(e *ast.Unary) (*val, error) {
 	}
 	switch x := e.X.(type) {
 	case *ast.VarExpr:
-		slot := g.vars[x.Name]
+		slot, err := g.slot(x.Name, x.Type())
+		if err != nil {
+			return nil, err
+		}
 		v := g.loadInt(slot.off, slot.t)
 		r := g.regs.use(v.i)
 		old := g.regs.newVal()
