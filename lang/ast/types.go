@@ -168,3 +168,11 @@ func (t *Type) Equal(u *Type) bool {
 	}
 	return true
 }
+
+// IsUnsigned64 reports whether arithmetic on t follows unsigned 64-bit
+// rules: unsigned 64-bit integers and pointers. Narrower unsigned integers
+// are zero-extended into 64-bit registers, where signed rules give the same
+// answers, as C's integer promotions do.
+func (t *Type) IsUnsigned64() bool {
+	return t != nil && (t.Kind == KindInt && !t.Signed && t.Size == 8 || t.Kind == KindPtr)
+}

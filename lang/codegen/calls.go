@@ -45,11 +45,18 @@ func (g *gen) call(e *ast.Call) (*val, error) {
 		if err := g.recordExprs(layout.RecordExit, code); err != nil {
 			return nil, err
 		}
-		g.emit(asm.Ja.Label(g.exitLabel))
+		g.jump(g.exitLabel)
 		return none(), nil
 	case "print":
 		if m, ok := e.Args[0].(*ast.MapExpr); ok && len(m.Keys) == 0 {
-			return none(), g.record(layout.RecordPrint, int64(g.mapIndex[m.Name]), nil)
+			// [map index][top][div]; top and div are 0 when not given.
+			args := append([]ast.Expr{}, e.Args[1:]...)
+			for len(args) < 2 {
+				zero := &ast.IntLit{Span: e.Span}
+				zero.SetType(ast.Int64)
+				args = append(args, zero)
+			}
+			return none(), g.record(layout.RecordPrint, int64(g.mapIndex[m.Name]), args)
 		}
 		idx := len(g.prog.Values)
 		g.prog.Values = append(g.prog.Values, e.Args[0].Type())

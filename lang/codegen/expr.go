@@ -76,10 +76,20 @@ func (g *gen) expr(e ast.Expr) (*val, error) {
 		}
 		return g.truncate(x, t), nil
 	case *ast.SizeofExpr:
+		var of *ast.Type
 		if e.OfExpr != nil {
-			return intVal(t, imm(int64(layout.Size(e.OfExpr.Type())))), nil
+			of = e.OfExpr.Type()
+		} else {
+			var err error
+			if of, err = sema.TypeOf(e.OfType, g.prog.Info.Config); err != nil {
+				return nil, g.errorf(e, "%v", err)
+			}
 		}
-		return intVal(t, imm(8)), nil
+		size := of.Size
+		if of.Kind == ast.KindTuple {
+			size = layout.Size(of)
+		}
+		return intVal(t, imm(int64(size))), nil
 	}
 	return nil, g.errorf(e, "this expression is not supported yet")
 }
@@ -387,8 +397,11 @@ func (g *gen) binary(e *ast.Binary) (*val, error) {
 	if err != nil {
 		return nil, err
 	}
-	signed := e.X.Type().Signed || e.Y.Type().Signed
+	signed := !e.X.Type().IsUnsigned64() && !e.Y.Type().IsUnsigned64()
 	if op, ok := aluOps[e.Op]; ok {
+		if (e.Op == "/" || e.Op == "%") && !(y.i.isImm && y.i.imm != 0) {
+			return g.divide(e, x, y, signed), nil
+		}
 		if signed {
 			switch e.Op {
 			case "/":
@@ -571,4 +584,28 @@ func (g *gen) ternary(e *ast.Ternary) (*val, error) {
 		return out, nil
 	}
 	return g.loadInt(out.off, t), nil
+}
+
+// divide generates x / y and x % y for a divisor that may be zero: as
+// bpftrace does, a zero divisor gives 1 instead of the kernel's 0 (for /)
+// or x (for %).
+func (g *gen) divide(e *ast.Binary, x, y *val, signed bool) *val {
+	op := aluOps[e.Op]
+	if signed {
+		op = map[string]asm.ALUOp{"/": asm.SDiv, "%": asm.SMod}[e.Op]
+	}
+	rx := g.regs.use(x.i)
+	ry := g.regs.use(y.i)
+	zero, done := g.newLabel("divzero"), g.newLabel("divdone")
+	g.emit(
+		asm.JEq.Imm(ry, 0, zero),
+		op.Reg(rx, ry),
+		asm.Ja.Label(done),
+	)
+	g.place(zero)
+	g.emit(asm.Mov.Imm(rx, 1))
+	g.place(done)
+	g.regs.free(y.i)
+	g.regs.unpin(x.i)
+	return intVal(x.t, x.i)
 }

@@ -22,6 +22,9 @@ type gen struct {
 	cur     ast.Span   // the node being generated
 	pending []string   // labels for the next instruction
 	alias   map[string]string
+	// dead is set after an unconditional jump: until the next label no
+	// instruction can run, and the verifier refuses unreachable ones.
+	dead bool
 	labels  int
 
 	regs  *regalloc
@@ -60,6 +63,12 @@ func (g *gen) at(n ast.Node) func() {
 
 func (g *gen) emit(ins ...asm.Instruction) {
 	for _, in := range ins {
+		if g.dead {
+			if len(g.pending) == 0 {
+				continue
+			}
+			g.dead = false
+		}
 		// Several labels on one spot: the first names the instruction and
 		// jumps to the others are redirected to it when the program is done.
 		if len(g.pending) > 0 {
@@ -72,6 +81,12 @@ func (g *gen) emit(ins ...asm.Instruction) {
 		g.insns = append(g.insns, in)
 		g.pos = append(g.pos, g.cur)
 	}
+}
+
+// jump emits an unconditional jump; what follows until a label is dead.
+func (g *gen) jump(label string) {
+	g.emit(asm.Ja.Label(label))
+	g.dead = true
 }
 
 func (g *gen) newLabel(kind string) string {
@@ -300,11 +315,11 @@ func (g *gen) stmt(s ast.Stmt) error {
 	case *ast.JumpStmt:
 		switch s.Kind {
 		case "return":
-			g.emit(asm.Ja.Label(g.exitLabel))
+			g.jump(g.exitLabel)
 		case "break":
-			g.emit(asm.Ja.Label(g.breakLabel[len(g.breakLabel)-1]))
+			g.jump(g.breakLabel[len(g.breakLabel)-1])
 		case "continue":
-			g.emit(asm.Ja.Label(g.continueLabel[len(g.continueLabel)-1]))
+			g.jump(g.continueLabel[len(g.continueLabel)-1])
 		}
 		return nil
 	}

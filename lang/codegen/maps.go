@@ -128,7 +128,7 @@ func (g *gen) assign(s *ast.AssignStmt) error {
 		if err != nil {
 			return err
 		}
-		res := g.arith(s.Op[:len(s.Op)-1], cur, v, slot.t.Signed || s.Value.Type().Signed)
+		res := g.arith(s.Op[:len(s.Op)-1], cur, v, !slot.t.IsUnsigned64() && !s.Value.Type().IsUnsigned64())
 		return g.storeVar(target.Name, target.Type(), res)
 	case *ast.MapExpr:
 		m := g.mapOf(target.Name)
@@ -147,7 +147,7 @@ func (g *gen) assign(s *ast.AssignStmt) error {
 			if err != nil {
 				return err
 			}
-			res := g.arith(s.Op[:len(s.Op)-1], cur, v, m.Value.Signed)
+			res := g.arith(s.Op[:len(s.Op)-1], cur, v, !m.Value.IsUnsigned64())
 			return g.mapStore(m, target, res)
 		}
 		v, err := g.expr(s.Value)
@@ -161,16 +161,12 @@ func (g *gen) assign(s *ast.AssignStmt) error {
 
 // arith computes x op y into x's register.
 func (g *gen) arith(op string, x, y *val, signed bool) *val {
+	if op == "/" || op == "%" {
+		return g.divide(&ast.Binary{Op: op}, x, y, signed)
+	}
 	alu := aluOps[op]
-	if signed {
-		switch op {
-		case "/":
-			alu = asm.SDiv
-		case "%":
-			alu = asm.SMod
-		case ">>":
-			alu = asm.ArSh
-		}
+	if signed && op == ">>" {
+		alu = asm.ArSh
 	}
 	rx := g.regs.use(x.i)
 	ry := g.regs.use(y.i)

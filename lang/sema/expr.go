@@ -161,7 +161,7 @@ func (c *checker) expr(e ast.Expr) *ast.Type {
 			if et == nil {
 				return nil
 			}
-			if et.Kind == ast.KindNone || et.IsAggregation() || et.Kind == ast.KindTuple {
+			if et.Kind == ast.KindNone || et.IsAggregation() {
 				c.errorf(el, "%s cannot be in a tuple", et)
 				return nil
 			}
@@ -434,7 +434,9 @@ func (c *checker) binary(e *ast.Binary) *ast.Type {
 				return nil
 			}
 		}
-		if !xt.Signed && !yt.Signed && xt.Kind == ast.KindInt && yt.Kind == ast.KindInt {
+		// C's usual conversions: an unsigned 64-bit operand makes the
+		// operation unsigned.
+		if xt.IsUnsigned64() || yt.IsUnsigned64() {
 			return ast.Uint64
 		}
 		return ast.Int64
