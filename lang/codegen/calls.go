@@ -101,6 +101,8 @@ func (g *gen) call(e *ast.Call) (*val, error) {
 		return intVal(e.Type(), out), nil
 	case "str":
 		return g.str(e)
+	case "len":
+		return g.mapLen(e)
 	}
 	return nil, g.errorf(e, "%s() is not supported yet", e.Func)
 }
@@ -252,4 +254,29 @@ func recordType(t *ast.Type) *ast.Type {
 		return ast.Uint64
 	}
 	return t
+}
+
+// lenCallback is the bpf_for_each_map_elem callback of len(): it visits
+// every element and does nothing, since the helper returns the count.
+const lenCallback = "len_cb"
+
+// mapLen counts a map's elements with bpf_for_each_map_elem (5.13+).
+func (g *gen) mapLen(e *ast.Call) (*val, error) {
+	m := g.mapOf(e.Args[0].(*ast.MapExpr).Name)
+	g.needLenCallback = true
+	g.emit(
+		asm.LoadMapPtr(asm.R1, 0).WithReference(m.BPFName),
+		asm.Instruction{OpCode: asm.LoadImmOp(asm.DWord), Dst: asm.R2, Src: asm.PseudoFunc, Constant: -1}.WithReference(lenCallback),
+		asm.Mov.Imm(asm.R3, 0),
+		asm.Mov.Imm(asm.R4, 0),
+		asm.FnForEachMapElem.Call(),
+	)
+	v := g.regs.newVal()
+	g.emit(asm.Mov.Reg(v.reg, asm.R0))
+	if m.Value.Kind == ast.KindHist || m.Value.Kind == ast.KindLHist {
+		// One element per bucket: not what the user counts. bpftrace does
+		// not allow it either.
+		return nil, g.errorf(e, "len() of a histogram map is not supported")
+	}
+	return intVal(e.Type(), v), nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 	"github.com/wagglebpf/waggle/lang/ast"
 	"github.com/wagglebpf/waggle/lang/layout"
 	"github.com/wagglebpf/waggle/lang/sema"
@@ -25,6 +26,8 @@ type gen struct {
 	// dead is set after an unconditional jump: until the next label no
 	// instruction can run, and the verifier refuses unreachable ones.
 	dead bool
+	// needLenCallback appends len()'s callback function to the program.
+	needLenCallback bool
 	labels  int
 
 	regs  *regalloc
@@ -133,6 +136,18 @@ func (g *gen) probe() (asm.Instructions, error) {
 	}
 	g.place(g.exitLabel)
 	g.emit(asm.Mov.Imm(asm.R0, 0), asm.Return())
+	if g.needLenCallback {
+		// A program with a second function needs BTF function info for
+		// both; cilium/ebpf builds it from this metadata.
+		cb := &btf.Func{
+			Name: lenCallback, Linkage: btf.StaticFunc,
+			Type: &btf.FuncProto{Return: long, Params: []btf.FuncParam{
+				{Name: "map", Type: ptr}, {Name: "key", Type: ptr}, {Name: "value", Type: ptr}, {Name: "ctx", Type: ptr},
+			}},
+		}
+		g.dead = false
+		g.emit(btf.WithFuncMetadata(asm.Mov.Imm(asm.R0, 0).WithSymbol(lenCallback), cb), asm.Return())
+	}
 	if g.stack.err != nil {
 		return nil, g.errorf(p, "%v", g.stack.err)
 	}
@@ -145,8 +160,20 @@ func (g *gen) probe() (asm.Instructions, error) {
 		// Nothing reads the context: drop the prologue that saved it.
 		g.insns, g.pos = g.insns[1:], g.pos[1:]
 	}
+	if g.needLenCallback {
+		g.insns[0] = btf.WithFuncMetadata(g.insns[0], &btf.Func{
+			Name: "probe", Linkage: btf.GlobalFunc,
+			Type: &btf.FuncProto{Return: long, Params: []btf.FuncParam{{Name: "ctx", Type: ptr}}},
+		})
+	}
 	return g.insns, nil
 }
+
+// Types of the BTF function info of programs with a len() callback.
+var (
+	long = &btf.Int{Name: "long", Size: 8, Encoding: btf.Signed}
+	ptr  = &btf.Pointer{Target: &btf.Void{}}
+)
 
 // usesContext reports whether any instruction after the prologue reads R6.
 func (g *gen) usesContext() bool {

@@ -97,6 +97,9 @@ func (g *gen) mapRead(e *ast.MapExpr) (*val, error) {
 		g.place(done)
 		return out, nil
 	}
+	if m.PerCPU && t.IsAggregation() {
+		return g.perCPURead(m, key, e.Type())
+	}
 	v := g.regs.newVal()
 	g.lookup(m, key)
 	done := g.newLabel("mapmiss")
@@ -107,6 +110,66 @@ func (g *gen) mapRead(e *ast.MapExpr) (*val, error) {
 		rt = ast.Int64
 	}
 	return intVal(rt, v), nil
+}
+
+// perCPURead reads an aggregation whole, as bpftrace does: the values of
+// every CPU combined (added for count and sum, the least or greatest for
+// min and max), with bpf_map_lookup_percpu_elem in a bounded loop.
+func (g *gen) perCPURead(m *Map, key int16, rt *ast.Type) (*val, error) {
+	g.regs.spillAll()
+	acc, set, cpu := g.stack.alloc(8), g.stack.alloc(8), g.stack.alloc(8)
+	g.emit(stImm(asm.RFP, acc, 0), stImm(asm.RFP, set, 0), stImm(asm.RFP, cpu, 0))
+	loop, next := g.newLabel("cpuloop"), g.newLabel("cpunext")
+	g.place(loop)
+	g.emit(
+		asm.LoadMapPtr(asm.R1, 0).WithReference(m.BPFName),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, int32(key)),
+		asm.LoadMem(asm.R3, asm.RFP, cpu, asm.DWord),
+		asm.FnMapLookupPercpuElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, next),
+		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
+	)
+	switch m.Value.Kind {
+	case ast.KindMin, ast.KindMax:
+		// Only CPUs that saw a value; the first one seeds the result.
+		better := g.newLabel("better")
+		g.emit(
+			asm.LoadMem(asm.R2, asm.R0, 8, asm.DWord),
+			asm.JEq.Imm(asm.R2, 0, next),
+			asm.LoadMem(asm.R2, asm.RFP, set, asm.DWord),
+			asm.JEq.Imm(asm.R2, 0, better),
+			asm.LoadMem(asm.R2, asm.RFP, acc, asm.DWord),
+		)
+		var keep asm.JumpOp
+		switch {
+		case m.Value.Kind == ast.KindMin && m.Value.Signed:
+			keep = asm.JSGE
+		case m.Value.Kind == ast.KindMin:
+			keep = asm.JGE
+		case m.Value.Signed:
+			keep = asm.JSLE
+		default:
+			keep = asm.JLE
+		}
+		g.emit(keep.Reg(asm.R1, asm.R2, next))
+		g.place(better)
+		g.emit(asm.StoreMem(asm.RFP, acc, asm.R1, asm.DWord), stImm(asm.RFP, set, 1))
+	default:
+		g.emit(
+			asm.LoadMem(asm.R2, asm.RFP, acc, asm.DWord),
+			asm.Add.Reg(asm.R2, asm.R1),
+			asm.StoreMem(asm.RFP, acc, asm.R2, asm.DWord),
+		)
+	}
+	g.place(next)
+	g.emit(
+		asm.LoadMem(asm.R1, asm.RFP, cpu, asm.DWord),
+		asm.Add.Imm(asm.R1, 1),
+		asm.StoreMem(asm.RFP, cpu, asm.R1, asm.DWord),
+		asm.JLT.Imm(asm.R1, int32(max(g.opts.NCPUs, 1)), loop),
+	)
+	return g.loadInt(acc, rt), nil
 }
 
 func (g *gen) assign(s *ast.AssignStmt) error {

@@ -583,8 +583,16 @@ func (c *checker) call(e *ast.Call) *ast.Type {
 		if !nargs(1, 1) {
 			return nil
 		}
-		c.errorf(e, "len() of a map is not supported yet")
-		return nil
+		m, ok := e.Args[0].(*ast.MapExpr)
+		if !ok || len(m.Keys) > 0 {
+			c.errorf(e.Args[0], "len() takes a map, like len(@x)")
+			return nil
+		}
+		if mi := c.info.Maps[m.Name]; mi == nil || mi.Value == nil {
+			c.errorf(m, "undefined map %s", m.Name)
+			return nil
+		}
+		return ast.Int64
 	case "str":
 		if !nargs(1, 2) {
 			return nil
