@@ -66,9 +66,9 @@ func TestExprTypes(t *testing.T) {
 		{src: `$c = (char)65;`, expr: `$c`, want: "int8"},
 		{src: `$c = (bool)pid;`, expr: `$c`, want: "bool"},
 		// Operators.
-		{src: `$x = pid + 1;`, expr: `pid + 1`, want: "int64"},
+		{src: `$x = pid + 1;`, expr: `pid + 1`, want: "uint64"}, // C: an unsigned 64-bit operand makes it unsigned,
 		{src: `$x = pid * tid;`, expr: `pid * tid`, want: "uint64"},
-		{src: `$x = (uint8)1 + (uint8)2;`, expr: `$x`, want: "uint64"},
+		{src: `$x = (uint8)1 + (uint8)2;`, expr: `$x`, want: "int64"}, // C: narrow unsigned operands promote to signed,
 		{src: `$x = -pid;`, expr: `-pid`, want: "int64"},
 		{src: `$x = ~1;`, expr: `~1`, want: "int64"},
 		{src: `$x = !pid;`, expr: `!pid`, want: "bool"},
