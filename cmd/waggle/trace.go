@@ -30,6 +30,10 @@ type traceFlags struct {
 	dump    string
 	dryRun  bool
 	unsafe  bool
+	// Accepted for bpftrace compatibility.
+	buffering  string
+	kwarnings  int
+	noWarnings bool
 }
 
 func newTraceCommand() *cobra.Command {
@@ -68,19 +72,40 @@ func traceFlagSet(cmd *cobra.Command, f *traceFlags) {
 	fl.StringVarP(&f.dump, "debug", "d", "", "dump: ast, asm or all, then run")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "compile and load into the verifier, attach nothing")
 	fl.BoolVar(&f.unsafe, "unsafe", false, "allow unsafe builtins (system, signal)")
+	fl.StringVarP(&f.buffering, "buffering", "B", "line", "output buffering: line, full or none (waggle writes whole lines as they come)")
+	fl.CountVarP(&f.kwarnings, "warnings", "k", "bpftrace's helper-error warnings (accepted; waggle reports errors itself)")
+	fl.BoolVar(&f.noWarnings, "no-warnings", false, "suppress warnings")
 }
 
 func runTrace(ctx context.Context, f *traceFlags, args []string, stdout, stderr io.Writer) error {
 	if f.format != "text" && f.format != "json" {
 		return fmt.Errorf("-f %s: expected text or json", f.format)
 	}
+	switch f.dump {
+	case "", "ast", "asm", "all":
+	default:
+		return fmt.Errorf("-d %s: expected ast, asm or all", f.dump)
+	}
+	switch f.buffering {
+	case "line", "full", "none":
+	default:
+		return fmt.Errorf("-B %s: expected line, full or none", f.buffering)
+	}
+	if f.list && f.program != "" {
+		// The probes the program would attach, as bpftrace -l -e lists them.
+		info, err := driver.Check("stdin", []byte(f.program), args)
+		if err != nil {
+			return err
+		}
+		for _, inst := range info.Instances {
+			fmt.Fprintln(stdout, inst.Name)
+		}
+		return nil
+	}
 	if f.list {
 		pattern := "*"
 		if len(args) > 0 {
 			pattern = args[0]
-		}
-		if f.program != "" {
-			return fmt.Errorf("-l lists probes by pattern (waggle trace -l 'tracepoint:syscalls:*'); it does not take -e")
 		}
 		if err := session.Prepare(io.Discard); err != nil && os.Geteuid() == 0 {
 			return err
@@ -114,7 +139,7 @@ func runTrace(ctx context.Context, f *traceFlags, args []string, stdout, stderr 
 		}
 		fmt.Fprint(stdout, ast.Dump(prog, 0))
 	}
-	p, err := driver.Compile(file, src, params)
+	p, err := driver.Compile(file, src, params, f.pid)
 	if err != nil {
 		return err
 	}
@@ -155,7 +180,8 @@ func runTrace(ctx context.Context, f *traceFlags, args []string, stdout, stderr 
 // follows are positional parameters ($1 ...).
 func traceSource(f *traceFlags, args []string) (file string, src []byte, params []string, err error) {
 	if f.program != "" {
-		return "-e", []byte(f.program), args, nil
+		// bpftrace names -e programs "stdin" in its messages.
+		return "stdin", []byte(f.program), args, nil
 	}
 	if len(args) == 0 {
 		return "", nil, nil, fmt.Errorf("no program: give one with -e 'PROGRAM', as a file, or as - for stdin")

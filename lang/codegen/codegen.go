@@ -77,6 +77,9 @@ type Options struct {
 	// PerfEvents sends records through a perf event array instead of a
 	// ring buffer, for kernels older than 5.8.
 	PerfEvents bool
+	// PID, when not 0, makes every probe but BEGIN and END ignore other
+	// processes (bpftrace's -p).
+	PID int
 }
 
 // Compile generates the programs and maps for a checked script.

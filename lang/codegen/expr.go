@@ -237,6 +237,12 @@ func (g *gen) builtin(e *ast.Ident) (*val, error) {
 		}
 		return g.stringConst(name, t.Size), nil
 	case "retval":
+		if g.inst.Kind == sema.ProbeFexit {
+			// The context is the arguments, then the return value.
+			v := g.regs.newVal()
+			g.emit(asm.LoadMem(v.reg, ctxReg, int16(8*len(g.inst.Proto.Params)), asm.DWord))
+			return g.truncate(intVal(t, v), t), nil
+		}
 		regs, err := archRegs()
 		if err != nil {
 			return nil, g.errorf(e, "%v", err)
@@ -268,8 +274,17 @@ func argIndex(name string) (int, bool) {
 	return 0, false
 }
 
-// field reads args.NAME in a tracepoint.
+// field reads args.NAME in a tracepoint, fentry or fexit probe.
 func (g *gen) field(e *ast.FieldExpr) (*val, error) {
+	if g.inst.Kind == sema.ProbeFentry || g.inst.Kind == sema.ProbeFexit {
+		i, t, err := g.inst.FentryArg(e.Field)
+		if err != nil {
+			return nil, g.errorf(e, "%v", err)
+		}
+		v := g.regs.newVal()
+		g.emit(asm.LoadMem(v.reg, ctxReg, int16(8*i), asm.DWord))
+		return g.truncate(intVal(t, v), t), nil
+	}
 	var f *fieldInfo
 	for i := range g.inst.Format.Fields {
 		ff := &g.inst.Format.Fields[i]

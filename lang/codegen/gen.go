@@ -119,6 +119,13 @@ func (g *gen) probe() (asm.Instructions, error) {
 	g.cur = p.Pos()
 	g.exitLabel = g.newLabel("exit")
 	g.emit(asm.Mov.Reg(ctxReg, asm.R1))
+	if g.opts.PID != 0 && g.inst.Kind != sema.ProbeBegin && g.inst.Kind != sema.ProbeEnd {
+		g.emit(
+			asm.FnGetCurrentPidTgid.Call(),
+			asm.RSh.Imm(asm.R0, 32),
+			asm.JNE.Imm(asm.R0, int32(g.opts.PID), g.exitLabel),
+		)
+	}
 	g.allocVars(p.Body)
 	if p.Pred != nil {
 		done := g.at(p.Pred)

@@ -25,11 +25,24 @@ import (
 // back as a parser.ErrorList, rendered with the source line and a caret.
 // Records go through a ring buffer where the kernel has them (5.8+), else
 // through perf buffers.
-func Compile(file string, src []byte, params []string) (*codegen.Program, error) {
-	return compile(file, src, params, features.HaveMapType(ebpf.RingBuf) != nil)
+func Compile(file string, src []byte, params []string, pid int) (*codegen.Program, error) {
+	return compile(file, src, params, codegen.Options{PID: pid, PerfEvents: features.HaveMapType(ebpf.RingBuf) != nil})
 }
 
-func compile(file string, src []byte, params []string, perfEvents bool) (*codegen.Program, error) {
+// Check parses and checks a script without compiling it: what -l -e needs.
+func Check(file string, src []byte, params []string) (*sema.Info, error) {
+	prog, err := parser.Parse(file, src)
+	if err != nil {
+		return nil, err
+	}
+	info, err := sema.Check(prog, sema.Options{Params: params, NCPUs: runtime.NumCPU()})
+	if err != nil {
+		return nil, diagnostics(file, src, err)
+	}
+	return info, nil
+}
+
+func compile(file string, src []byte, params []string, opts codegen.Options) (*codegen.Program, error) {
 	prog, err := parser.Parse(file, src)
 	if err != nil {
 		return nil, err
@@ -42,7 +55,8 @@ func compile(file string, src []byte, params []string, perfEvents bool) (*codege
 	if err != nil {
 		return nil, diagnostics(file, src, err)
 	}
-	p, err := codegen.Compile(info, codegen.Options{NCPUs: ncpus, PerfEvents: perfEvents})
+	opts.NCPUs = ncpus
+	p, err := codegen.Compile(info, opts)
 	if err != nil {
 		return nil, diagnostics(file, src, err)
 	}
@@ -140,4 +154,12 @@ func explainLoadError(p *codegen.Program, file string, src []byte, err error) er
 		return fmt.Errorf("%w\nverifier log:\n  %s", perr, strings.Join(le.Log, "\n  "))
 	}
 	return perr
+}
+
+// attachError places a failure to attach at the probe's attach point in
+// the script, as bpftrace does.
+func attachError(pr *codegen.Probe, file string, src []byte, err error) error {
+	span := pr.Instance.Point.Pos()
+	msg := fmt.Sprintf("cannot attach probe %s: %v", pr.Instance.Name, err)
+	return parser.ErrorList{&parser.Error{File: file, Pos: span.Start, End: span.End, Msg: msg, Line: sourceLine(src, span.Start)}}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wagglebpf/waggle/attach"
 	"github.com/wagglebpf/waggle/internal/kerneltest"
+	"github.com/wagglebpf/waggle/lang/codegen"
 )
 
 // Scripts modelled on bpftrace's tools that use only what the compiler
@@ -58,7 +59,7 @@ func TestToolScriptsLoad(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := Compile(name, src, nil)
+			p, err := Compile(name, src, nil, 0)
 			if err != nil {
 				t.Fatalf("compile: %v", err)
 			}
@@ -73,7 +74,7 @@ func TestToolScriptsLoad(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = Compile(name, src, nil)
+			_, err = Compile(name, src, nil, 0)
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Fatalf("want a compile error containing %q, got %v", want, err)
 			}
@@ -84,7 +85,7 @@ func TestToolScriptsLoad(t *testing.T) {
 func TestVerifierRejectionNamesTheLine(t *testing.T) {
 	kerneltest.Require(t)
 	src := []byte("BEGIN {\n  $i = 0;\n  while ($i < 1000000) { @[$i] = 1; $i++; }\n  exit();\n}\n")
-	p, err := Compile("loop.bt", src, nil)
+	p, err := Compile("loop.bt", src, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +106,7 @@ func TestVerifierRejectionNamesTheLine(t *testing.T) {
 func TestPerfBufferFallback(t *testing.T) {
 	kerneltest.Require(t)
 	src := []byte(`BEGIN { printf("via perf %d %s\n", 42, "buffers"); @x = 1; exit(7); } END { printf("end\n"); }`)
-	p, err := compile("perf.bt", src, nil, true)
+	p, err := compile("perf.bt", src, nil, codegen.Options{PerfEvents: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,15 +43,16 @@ func Run(ctx context.Context, p *codegen.Program, o Options) (code int, err erro
 		return 1, err
 	}
 	var child *session.Child
+	if len(o.Command) > 0 && o.PID != 0 {
+		return 1, errors.New("-c and -p cannot be used together")
+	}
 	if len(o.Command) > 0 && !o.DryRun {
 		if child, err = session.StartChild(o.Command); err != nil {
 			return 1, err
 		}
-		defer func() {
-			if err != nil {
-				child.Abandon()
-			}
-		}()
+		// However the run ends, the command does not outlive it (bpftrace
+		// kills it too); a command that exited is only reaped.
+		defer child.Abandon()
 	}
 	s, err := session.Open(p.Spec, o.Verbose, 0)
 	if err != nil {
@@ -75,7 +76,7 @@ func Run(ctx context.Context, p *codegen.Program, o Options) (code int, err erro
 			end = append(end, pr)
 		default:
 			if err := s.Attach(pr.Program, pr.Target, attach.Options{PID: o.PID}); err != nil {
-				return 1, fmt.Errorf("probe %s: %w", pr.Instance.Name, unwrapProgram(err))
+				return 1, attachError(pr, o.File, o.Source, unwrapProgram(err))
 			}
 		}
 	}
@@ -85,6 +86,14 @@ func Run(ctx context.Context, p *codegen.Program, o Options) (code int, err erro
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if o.PID != 0 {
+		// Like bpftrace, stop when the traced process is gone.
+		stop, err := watchProcess(o.PID, cancel)
+		if err != nil {
+			return 1, err
+		}
+		defer stop()
+	}
 	exitCode := 0
 	onEvent := func(ev session.Event) {
 		exit, c, perr := printer.record(ev.Data, s)
@@ -170,4 +179,32 @@ func setGlobals(s *session.Session, child *session.Child) error {
 		}
 	}
 	return nil
+}
+
+// watchProcess calls gone once the process exits.
+func watchProcess(pid int, gone func()) (stop func(), err error) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil, fmt.Errorf("-p %d: %w", pid, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			n, err := unix.Poll(fds, 200)
+			if err == nil && n > 0 {
+				gone()
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		unix.Close(fd)
+	}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cilium/ebpf/btf"
 	"github.com/wagglebpf/waggle/attach"
 	"github.com/wagglebpf/waggle/lang/ast"
 	"github.com/wagglebpf/waggle/lang/output"
@@ -297,14 +298,33 @@ func (c *checker) builtin(e *ast.Ident) *ast.Type {
 		c.errorf(e, "func is only available in kprobe, uprobe, fentry and fexit probes")
 		return nil
 	case "retval":
+		if k == ProbeFexit && c.inst.Proto != nil {
+			if c.inst.Proto.Return == nil {
+				c.errorf(e, "%s returns nothing", c.inst.Func)
+				return nil
+			}
+			if _, void := c.inst.Proto.Return.(*btf.Void); void {
+				c.errorf(e, "%s returns nothing", c.inst.Func)
+				return nil
+			}
+			t, err := btfScalar(c.inst.Proto.Return)
+			if err != nil {
+				c.errorf(e, "retval: %v", err)
+				return nil
+			}
+			return t
+		}
 		if k != ProbeKretprobe && k != ProbeUretprobe {
-			c.errorf(e, "retval is only available in kretprobe and uretprobe probes")
+			c.errorf(e, "retval is only available in kretprobe, uretprobe and fexit probes")
 			return nil
 		}
 		return ast.Int64
 	case "args":
+		if k == ProbeFentry || k == ProbeFexit {
+			return &ast.Type{Kind: ast.KindRecord, Name: "args"}
+		}
 		if k != ProbeTracepoint {
-			c.errorf(e, "args is only available in tracepoint probes here (fentry and rawtracepoint args need BTF support, not done yet)")
+			c.errorf(e, "args is only available in tracepoint, fentry and fexit probes (rawtracepoint args need BTF support, not done yet)")
 			return nil
 		}
 		return &ast.Type{Kind: ast.KindRecord, Name: "args"}
@@ -345,6 +365,14 @@ func (c *checker) field(e *ast.FieldExpr) *ast.Type {
 		return nil
 	}
 	id.SetType(&ast.Type{Kind: ast.KindRecord, Name: "args"})
+	if c.inst.Kind == ProbeFentry || c.inst.Kind == ProbeFexit {
+		_, t, err := c.inst.FentryArg(e.Field)
+		if err != nil {
+			c.errorf(e, "%v", err)
+			return nil
+		}
+		return t
+	}
 	f, err := c.tracepointField(e.Field)
 	if err != nil {
 		c.errorf(e, "%v", err)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cilium/ebpf/btf"
 	"github.com/wagglebpf/waggle/attach"
 	"github.com/wagglebpf/waggle/lang/ast"
 )
@@ -92,6 +93,8 @@ type Instance struct {
 	OneCPU bool
 	// Format describes a tracepoint's args.
 	Format *attach.TracepointFormat
+	// Proto is a fentry/fexit function's prototype from the kernel's BTF.
+	Proto *btf.FuncProto
 }
 
 // argRegisters is how many argN builtins a probe may use.
@@ -159,6 +162,14 @@ func (c *checker) resolve(p *ast.Probe, ap *ast.AttachPoint) []*Instance {
 		inst.Name = kindProvider[kind] + ":" + parts[0]
 		if attach.HasWildcard(fn) {
 			return c.expandFunctions(inst, fn)
+		}
+		if kind == ProbeFentry || kind == ProbeFexit {
+			proto, err := funcProto(fn)
+			if err != nil {
+				c.errorf(ap, "%v", err)
+				return nil
+			}
+			inst.Proto = proto
 		}
 	case ProbeUprobe, ProbeUretprobe:
 		if !want(2, kindProvider[kind]+":BINARY:FUNCTION") {
