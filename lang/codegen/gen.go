@@ -28,7 +28,7 @@ type gen struct {
 	dead bool
 	// needLenCallback appends len()'s callback function to the program.
 	needLenCallback bool
-	labels  int
+	labels          int
 
 	regs  *regalloc
 	stack stack
