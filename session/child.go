@@ -5,102 +5,93 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
-// childEnv marks a process started by StartChild: it waits on fd 3 for the
-// go-ahead and then executes the user's command in place of itself. This is
-// how `-c CMD` gets a process ID before the command runs, so probes are
-// attached before its first instruction (Go cannot fork without exec).
-const childEnv = "WAGGLE_EXEC_CHILD"
-
-// ExecChildIfRequested turns this process into the user's command when it
-// was started by StartChild. main must call it before anything else.
-func ExecChildIfRequested() {
-	if os.Getenv(childEnv) != "1" {
-		return
-	}
-	sync := os.NewFile(3, "waggle-sync")
-	// Tell the parent that start-up is over: what the Go runtime does
-	// while starting (it opens files) must not be seen by the probes.
-	ready := os.NewFile(4, "waggle-ready")
-	ready.Write([]byte{1})
-	ready.Close()
-	var b [1]byte
-	if n, _ := sync.Read(b[:]); n != 1 {
-		// The parent gave up (attach failed or it died): never run the command.
-		os.Exit(127)
-	}
-	sync.Close()
-	args := os.Args[1:]
-	path, err := exec.LookPath(args[0])
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "waggle: -c: %v\n", err)
-		os.Exit(127)
-	}
-	env := make([]string, 0, len(os.Environ()))
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, childEnv+"=") {
-			env = append(env, kv)
-		}
-	}
-	err = syscall.Exec(path, args, env)
-	fmt.Fprintf(os.Stderr, "waggle: -c: exec %s: %v\n", path, err)
-	os.Exit(127)
-}
-
-// Child is a command started paused: it has a PID but runs nothing until
-// Release.
+// Child is a command started parked: it has its PID but runs nothing of
+// its own until Release, so that probes attached in between see all of it,
+// its execve included (cpid and `tracepoint:sched:sched_process_exec /pid
+// == cpid/` work as in bpftrace).
+//
+// Go cannot fork without exec, so the parking is done by a shell: `sh -c`
+// signals that it is ready, blocks reading a pipe, and on Release execs the
+// command in place of itself; between Release and the command only sh's
+// read and the execve run. Without a shell, the command is started under
+// ptrace instead, which stops it right after its execve.
 type Child struct {
 	cmd  *exec.Cmd
-	sync *os.File
 	done chan struct{}
 	err  error
+
+	// The shell way: writing to release lets sh exec the command.
+	release *os.File
+	// The ptrace way: the tracer goroutine takes orders here.
+	ctl chan childOp
+
+	released bool
 }
 
-// StartChild starts argv paused. The executable must call
-// ExecChildIfRequested first thing in main.
+type childOp int
+
+const (
+	opRelease childOp = iota
+	opKill
+)
+
+// parkScript is run by sh with fd 3 the release pipe and fd 4 the ready
+// pipe; "$0" "$@" is the command.
+const parkScript = `printf . >&4 && exec 4>&- && read -r _ <&3 && exec 3<&- && exec "$0" "$@"; exit 127`
+
+// StartChild starts argv parked.
 func StartChild(argv []string) (*Child, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("-c: empty command")
 	}
-	if _, err := exec.LookPath(argv[0]); err != nil {
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
 		return nil, fmt.Errorf("-c: %w", err)
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("-c: find own executable: %w", err)
+	if sh, err := exec.LookPath("sh"); err == nil {
+		return startParked(sh, argv)
 	}
-	r, w, err := os.Pipe()
+	return startTraced(path, argv)
+}
+
+func startParked(sh string, argv []string) (*Child, error) {
+	releaseR, releaseW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
-		r.Close()
-		w.Close()
+		releaseR.Close()
+		releaseW.Close()
 		return nil, err
 	}
-	cmd := exec.Command(self, argv...)
-	cmd.Args[0] = argv[0]
-	cmd.Env = append(os.Environ(), childEnv+"=1")
+	// sh looks the command up in PATH itself, and its argv[0] stays as
+	// the user wrote it.
+	cmd := exec.Command(sh, append([]string{"-c", parkScript}, argv...)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.ExtraFiles = []*os.File{r, readyW}
-	if err := cmd.Start(); err != nil {
-		r.Close()
-		w.Close()
+	cmd.ExtraFiles = []*os.File{releaseR, readyW}
+	// A waggle that dies takes the command with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	err = cmd.Start()
+	releaseR.Close()
+	readyW.Close()
+	if err != nil {
+		releaseW.Close()
 		readyR.Close()
-		readyW.Close()
 		return nil, fmt.Errorf("-c: start %s: %w", argv[0], err)
 	}
-	r.Close()
-	readyW.Close()
-	// Wait until the child is parked (or gone: then the read fails).
+	// Wait until sh is parked (or gone: then the read fails).
 	var b [1]byte
 	readyR.Read(b[:])
 	readyR.Close()
-	c := &Child{cmd: cmd, sync: w, done: make(chan struct{})}
+	c := &Child{cmd: cmd, done: make(chan struct{}), release: releaseW}
 	go func() {
 		c.err = cmd.Wait()
 		close(c.done)
@@ -108,28 +99,81 @@ func StartChild(argv []string) (*Child, error) {
 	return c, nil
 }
 
-// PID is the process ID the command will run as.
-func (c *Child) PID() int { return c.cmd.Process.Pid }
-
-// Release lets the command run.
-func (c *Child) Release() error {
-	if c.sync == nil {
-		return nil
+func startTraced(path string, argv []string) (*Child, error) {
+	c := &Child{ctl: make(chan childOp), done: make(chan struct{})}
+	started := make(chan error, 1)
+	// ptrace requests must come from the thread that traces: one locked
+	// goroutine starts the command, waits for its stop and detaches it.
+	go func() {
+		runtime.LockOSThread()
+		cmd := exec.Command(path, argv[1:]...)
+		cmd.Args[0] = argv[0]
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: true, Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			started <- fmt.Errorf("-c: start %s: %w", argv[0], err)
+			return
+		}
+		c.cmd = cmd
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(cmd.Process.Pid, &ws, 0, nil); err != nil || !ws.Stopped() {
+			cmd.Process.Kill()
+			started <- fmt.Errorf("-c: %s did not stop after starting (%v)", argv[0], err)
+			cmd.Wait()
+			return
+		}
+		started <- nil
+		if op := <-c.ctl; op == opKill {
+			cmd.Process.Kill()
+		}
+		// Detaching resumes a live process; a killed one dies.
+		unix.PtraceDetach(cmd.Process.Pid)
+		runtime.UnlockOSThread()
+		c.err = cmd.Wait()
+		close(c.done)
+	}()
+	if err := <-started; err != nil {
+		return nil, err
 	}
-	_, err := c.sync.Write([]byte{1})
-	c.sync.Close()
-	c.sync = nil
-	return err
+	return c, nil
 }
 
-// Abandon makes a child that was never released exit without running the
-// command, and kills one that was.
+// PID is the process ID of the command.
+func (c *Child) PID() int { return c.cmd.Process.Pid }
+
+// Release lets the command run. Releasing twice is harmless.
+func (c *Child) Release() error {
+	if c.released {
+		return nil
+	}
+	c.released = true
+	if c.release != nil {
+		_, err := c.release.Write([]byte("\n"))
+		c.release.Close()
+		return err
+	}
+	c.ctl <- opRelease
+	return nil
+}
+
+// Abandon stops the command, released or not, and waits for it: a parked
+// command never runs, a running one is killed, one that exited is only
+// waited for.
 func (c *Child) Abandon() {
-	if c.sync != nil {
-		c.sync.Close()
-		c.sync = nil
+	if !c.released {
+		c.released = true
+		if c.release != nil {
+			// sh's read sees end of file and exits without the command.
+			c.release.Close()
+		} else {
+			c.ctl <- opKill
+		}
 	} else {
-		c.cmd.Process.Kill()
+		select {
+		case <-c.done:
+		default:
+			c.cmd.Process.Kill()
+		}
 	}
 	<-c.done
 }

@@ -131,6 +131,7 @@ func TestChildAbandonBeforeRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Abandon()
+	// The parked shell gives up with status 127.
 	var ee *exec.ExitError
 	if !errors.As(c.Err(), &ee) || ee.ExitCode() != 127 {
 		t.Errorf("abandoned child exit = %v, want status 127", c.Err())
@@ -160,9 +161,10 @@ func TestChildAbandonAfterRelease(t *testing.T) {
 
 func TestChildArgumentsAndEnvironment(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
-	// $0 is the command name, the rest are its arguments; the marker
-	// variable must not leak into the command's environment.
-	script := `printf '%s|' "$0" "$@" > "$OUT"; printf '%s' "${` + childEnv + `-unset}" >> "$OUT"`
+	// $0 is the command name, the rest are its arguments; the environment
+	// is waggle's.
+	script := `printf '%s|' "$0" "$@" > "$OUT"; printf '%s' "${WAGGLE_TEST_ENV-unset}" >> "$OUT"`
+	t.Setenv("WAGGLE_TEST_ENV", "set")
 	t.Setenv("OUT", out)
 	c, err := StartChild([]string{"sh", "-c", script, "zero", "a b", ""})
 	if err != nil {
@@ -179,7 +181,41 @@ func TestChildArgumentsAndEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "zero|a b||unset"; string(got) != want {
+	if want := "zero|a b||set"; string(got) != want {
 		t.Errorf("command saw %q, want %q", got, want)
+	}
+}
+
+// Without a shell the command is parked under ptrace, right after execve.
+func TestChildTracedWithoutShell(t *testing.T) {
+	path, err := exec.LookPath("touch")
+	if err != nil {
+		t.Skip("no touch")
+	}
+	marker := filepath.Join(t.TempDir(), "ran")
+	c, err := startTraced(path, []string{"touch", marker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("command ran before Release")
+	}
+	if err := c.Release(); err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, c)
+	if _, err := os.Stat(marker); err != nil || c.Err() != nil {
+		t.Errorf("command did not run: %v %v", err, c.Err())
+	}
+
+	other := filepath.Join(t.TempDir(), "never")
+	c, err = startTraced(path, []string{"touch", other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Abandon()
+	if _, err := os.Stat(other); err == nil {
+		t.Error("an abandoned command ran")
 	}
 }

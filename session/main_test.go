@@ -1,18 +1,11 @@
 package session
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/cilium/ebpf"
 )
-
-// TestMain lets StartChild re-execute the test binary as a paused child.
-func TestMain(m *testing.M) {
-	ExecChildIfRequested()
-	os.Exit(m.Run())
-}
 
 // fixture is the path of a compiled BPF object in the repository's testdata.
 func fixture(name string) string {

@@ -8,12 +8,9 @@ import (
 	"os"
 
 	"github.com/wagglebpf/waggle/lang/parser"
-	"github.com/wagglebpf/waggle/session"
 )
 
 func main() {
-	// A -c command starts as a copy of waggle that waits for its probes.
-	session.ExecChildIfRequested()
 	cmd := newRootCommand()
 	if invokedAsBpftrace() {
 		cmd = newBpftraceCommand()
