@@ -47,9 +47,49 @@ type Iterator interface {
 func Attach(prog *ebpf.Program, t Target, opts Options) (Attachment, error) {
 	a, err := attach(prog, t, opts)
 	if err != nil {
-		return nil, fmt.Errorf("attach %s: %w", t, err)
+		return nil, fmt.Errorf("attach %s: %w", Shorten(t.String()), err)
 	}
 	return a, nil
+}
+
+// TracepointContextError is the kernel refusing a tracepoint program with
+// EACCES when it links it: the program reads further into its context than
+// the tracepoint's record reaches, which happens when a program written for
+// one tracepoint is attached to another with a smaller record.
+type TracepointContextError struct {
+	Group, Name string
+	Err         error
+}
+
+func (e *TracepointContextError) Error() string {
+	return fmt.Sprintf("the kernel refused to attach the program to tracepoint %s (%v): %s", e.tracepoint(), unix.EACCES, e.Why())
+}
+
+// Why is the explanation, without naming the program or the tracepoint.
+func (e *TracepointContextError) Why() string {
+	return "the program reads beyond this tracepoint's record; it was probably written for another tracepoint"
+}
+
+// Describe is the message for the program named program.
+func (e *TracepointContextError) Describe(program string) string {
+	return fmt.Sprintf("the kernel refused to attach program %s to tracepoint %s (%v): %s", program, e.tracepoint(), unix.EACCES, e.Why())
+}
+
+func (e *TracepointContextError) tracepoint() string { return Shorten(e.Group + ":" + e.Name) }
+
+func (e *TracepointContextError) Unwrap() error { return e.Err }
+
+// isContextRefusal reports whether err from link.Tracepoint is the kernel
+// refusing to connect the program to the event with EACCES (rather than
+// refusing to open the event): cilium/ebpf wraps the link's errno with %v,
+// so the text is all that is left of it.
+func isContextRefusal(err error) bool {
+	msg := err.Error()
+	if strings.Contains(msg, "opening tracepoint perf event") {
+		return false
+	}
+	return (strings.Contains(msg, "bpf perf link") || strings.Contains(msg, "perf event bpf program")) &&
+		(errors.Is(err, unix.EACCES) || strings.HasSuffix(msg, unix.EACCES.Error()))
 }
 
 func attach(prog *ebpf.Program, t Target, opts Options) (Attachment, error) {
@@ -60,8 +100,12 @@ func attach(prog *ebpf.Program, t Target, opts Options) (Attachment, error) {
 	case KindTracepoint:
 		l, err := link.Tracepoint(t.Group, t.Name, prog, nil)
 		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("tracepoint %s:%s does not exist (the list is in %s/events)", t.Group, t.Name, TracefsPath)
+			// A name too long for a file name cannot be a tracepoint either.
+			if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENAMETOOLONG) {
+				return nil, fmt.Errorf("no such tracepoint (the list is in %s/events)", TracefsPath)
+			}
+			if isContextRefusal(err) {
+				return nil, &TracepointContextError{Group: t.Group, Name: t.Name, Err: err}
 			}
 			return nil, err
 		}
@@ -70,7 +114,7 @@ func attach(prog *ebpf.Program, t Target, opts Options) (Attachment, error) {
 		l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: t.Name, Program: prog})
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("raw tracepoint %q does not exist", t.Name)
+				return nil, errors.New("no such raw tracepoint")
 			}
 			return nil, err
 		}
@@ -125,14 +169,17 @@ func attach(prog *ebpf.Program, t Target, opts Options) (Attachment, error) {
 			path = root
 		}
 		if st, err := os.Stat(path); err != nil || !st.IsDir() {
-			return nil, fmt.Errorf("cgroup %s does not exist", path)
+			return nil, fmt.Errorf("cgroup %s does not exist", Shorten(path))
+		}
+		if err := checkCgroup2(path); err != nil {
+			return nil, err
 		}
 		l, err := link.AttachCgroup(link.CgroupOptions{Path: path, Attach: t.AttachType, Program: prog})
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("cgroup %s does not exist", path)
+				return nil, fmt.Errorf("cgroup %s does not exist", Shorten(path))
 			}
-			return nil, fmt.Errorf("cgroup %s: %w", path, err)
+			return nil, fmt.Errorf("cgroup %s: %w", Shorten(path), err)
 		}
 		return linkAttachment{l, t}, nil
 	case KindIter:
@@ -197,9 +244,31 @@ func iface(t Target, opts Options) (*net.Interface, error) {
 	}
 	ifc, err := net.InterfaceByName(name)
 	if err != nil {
-		return nil, fmt.Errorf("interface %q does not exist", name)
+		if t.Interface != "" {
+			// The target, which Attach's error names, is the interface.
+			return nil, errors.New("no such interface")
+		}
+		return nil, fmt.Errorf("interface %q does not exist", Shorten(name))
 	}
 	return ifc, nil
+}
+
+// checkCgroup2 refuses a directory that is not in a cgroup v2 hierarchy
+// (a v1 controller, or the tmpfs that holds them on hybrid systems), where
+// the kernel would only answer EBADF.
+func checkCgroup2(path string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return fmt.Errorf("cgroup %s: %w", Shorten(path), err)
+	}
+	if st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return nil
+	}
+	root, err := CgroupV2Root()
+	if err != nil {
+		return fmt.Errorf("%s is not a cgroup v2 directory, and %w", Shorten(path), err)
+	}
+	return fmt.Errorf("%s is not a cgroup v2 directory (cgroup v2 is mounted at %s)", Shorten(path), root)
 }
 
 // ErrKprobesUnavailable means the kernel offers neither the kprobe PMU nor
@@ -246,7 +315,10 @@ func attachKprobe(prog *ebpf.Program, t Target) (Attachment, error) {
 	}
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("kernel function %q does not exist or cannot be probed", symbol)
+			if symbol != t.Name {
+				return nil, fmt.Errorf("kernel function %q does not exist or cannot be probed", symbol)
+			}
+			return nil, errors.New("no such kernel function, or it cannot be probed")
 		}
 		return nil, err
 	}
@@ -259,13 +331,15 @@ func attachUprobe(prog *ebpf.Program, t Target, opts Options) (Attachment, error
 		// the made-up symbol name instead.
 		return nil, errors.New("address 0 cannot be probed; give a symbol or a nonzero address")
 	}
-	path, err := ResolveBinary(t.Uprobe.Binary, opts.PID)
+	// Attach's error names the target, binary included: what
+	// resolveBinary says need not repeat it.
+	path, err := resolveBinary(t.Uprobe.Binary, opts.PID)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("binary: %w", err)
 	}
 	ex, err := link.OpenExecutable(path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, fmt.Errorf("open %s: %w", Shorten(path), err)
 	}
 	uo := &link.UprobeOptions{PID: opts.PID, Offset: t.Uprobe.Offset}
 	symbol := t.Uprobe.Symbol
@@ -282,7 +356,7 @@ func attachUprobe(prog *ebpf.Program, t Target, opts Options) (Attachment, error
 	}
 	if err != nil {
 		if errors.Is(err, link.ErrNoSymbol) {
-			return nil, fmt.Errorf("symbol %q not found in %s", symbol, path)
+			return nil, fmt.Errorf("no such symbol in %s", Shorten(path))
 		}
 		return nil, err
 	}

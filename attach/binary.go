@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -64,7 +65,7 @@ func symbolLooksOffset(sym string) bool {
 // refused because libbpf would read it as octal.
 func ParseUprobeTarget(s string) (UprobeTarget, error) {
 	fail := func(format string, args ...any) (UprobeTarget, error) {
-		return UprobeTarget{}, fmt.Errorf("uprobe target %q: %s", s, fmt.Sprintf(format, args...))
+		return UprobeTarget{}, fmt.Errorf("uprobe target %q: %s", Shorten(s), fmt.Sprintf(format, args...))
 	}
 	if s == "" {
 		return fail("empty; want BINARY:SYMBOL[+OFFSET] or BINARY:0xADDRESS")
@@ -87,7 +88,7 @@ func ParseUprobeTarget(s string) (UprobeTarget, error) {
 	if strings.HasPrefix(rest, "0x") || strings.HasPrefix(rest, "0X") {
 		addr, err := parseUprobeNumber(rest)
 		if err != nil {
-			return fail("bad address %q: %v", rest, err)
+			return fail("bad address %q: %v", Shorten(rest), err)
 		}
 		t.Offset = addr
 		return t, nil
@@ -98,11 +99,11 @@ func ParseUprobeTarget(s string) (UprobeTarget, error) {
 		off := rest[i+1:]
 		switch {
 		case off != "" && off[0] == '-':
-			return fail("offset %q is negative", off)
+			return fail("offset %q is negative", Shorten(off))
 		case off != "" && off[0] >= '0' && off[0] <= '9':
 			v, err := parseUprobeNumber(off)
 			if err != nil {
-				return fail("bad offset %q: %v", off, err)
+				return fail("bad offset %q: %v", Shorten(off), err)
 			}
 			if i == 0 {
 				return fail("empty symbol before '+'")
@@ -176,15 +177,27 @@ func ResolveBinary(name string, pid int) (string, error) {
 	if name == "" {
 		return "", errors.New("uprobe target: empty binary name")
 	}
+	p, err := resolveBinary(name, pid)
+	if err != nil {
+		return "", fmt.Errorf("uprobe target %q: %w", Shorten(name), err)
+	}
+	return p, nil
+}
+
+// resolveBinary is ResolveBinary with errors that do not repeat name.
+func resolveBinary(name string, pid int) (string, error) {
+	if name == "" {
+		return "", errors.New("empty binary name")
+	}
 	if strings.IndexByte(name, 0) >= 0 {
-		return "", fmt.Errorf("uprobe target %q: contains a NUL byte", name)
+		return "", errors.New("contains a NUL byte")
 	}
 	if pid < 0 {
-		return "", fmt.Errorf("uprobe target %q: invalid pid %d", name, pid)
+		return "", fmt.Errorf("invalid pid %d", pid)
 	}
 	root, err := processRoot(pid)
 	if err != nil {
-		return "", fmt.Errorf("uprobe target %q: %w", name, err)
+		return "", err
 	}
 	r := binaryResolver{name: name, pid: pid, root: root, goarch: runtime.GOARCH}
 
@@ -194,7 +207,12 @@ func ResolveBinary(name string, pid int) (string, error) {
 			p = root + name
 		}
 		if err := checkRegularFile(p); err != nil {
-			return "", fmt.Errorf("uprobe target %q: %w", name, err)
+			var pe *fs.PathError
+			if errors.As(err, &pe) && pe.Path == p {
+				// The caller names the file already.
+				return "", pe.Err
+			}
+			return "", err
 		}
 		return p, nil
 	}
@@ -239,7 +257,7 @@ func (r *binaryResolver) notFound() error {
 	if r.root != "" {
 		where += " (under " + r.root + ")"
 	}
-	return fmt.Errorf("uprobe target %q: %s", r.name, where)
+	return errors.New(where)
 }
 
 // processRoot returns the prefix under which paths of process pid are
@@ -568,7 +586,7 @@ func checkRegularFile(p string) error {
 		return err
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", p)
+		return &fs.PathError{Op: "probe", Path: p, Err: errors.New("not a regular file")}
 	}
 	return nil
 }

@@ -117,6 +117,9 @@ func attachPerfEvent(prog *ebpf.Program, t Target, opts Options) (_ Attachment, 
 			if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EOPNOTSUPP) {
 				return nil, fmt.Errorf("perf event %s is not supported here (hardware events are missing in most VMs; cpu-clock always works): %w", name, err)
 			}
+			if errors.Is(err, unix.EINVAL) && attr.Bits&unix.PerfBitFreq != 0 {
+				return nil, fmt.Errorf("perf_event_open %s at %d Hz on CPU %d: %w%s", name, attr.Sample, cpu, err, maxSampleRateHint(attr.Sample))
+			}
 			return nil, fmt.Errorf("perf_event_open %s on CPU %d: %w", name, cpu, err)
 		}
 		p.fds = append(p.fds, fd)
@@ -164,4 +167,22 @@ func parseCPUList(s string) ([]int, error) {
 		return nil, fmt.Errorf("cpu list %q is empty", s)
 	}
 	return cpus, nil
+}
+
+// MaxSampleRatePath is the kernel's limit on perf sampling frequencies.
+const MaxSampleRatePath = "/proc/sys/kernel/perf_event_max_sample_rate"
+
+// maxSampleRateHint explains an EINVAL for a sampling frequency: the
+// kernel refuses frequencies above perf_event_max_sample_rate, which it
+// also lowers by itself when sampling takes too long.
+func maxSampleRateHint(freq uint64) string {
+	data, err := os.ReadFile(MaxSampleRatePath)
+	if err != nil {
+		return fmt.Sprintf(" (frequencies above %s are refused)", MaxSampleRatePath)
+	}
+	limit := strings.TrimSpace(string(data))
+	if n, err := strconv.ParseUint(limit, 10, 64); err == nil && freq <= n {
+		return fmt.Sprintf(" (%s is %s)", MaxSampleRatePath, limit)
+	}
+	return fmt.Sprintf(": the frequency is above the kernel's limit, %s Hz (%s)", limit, MaxSampleRatePath)
 }

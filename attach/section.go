@@ -274,7 +274,7 @@ func parseFuncOffset(s string) (string, uint64, error) {
 	}
 	off, err := strconv.ParseUint(offStr, 0, 64)
 	if err != nil || fn == "" {
-		return "", 0, fmt.Errorf("%q: expected FUNCTION+OFFSET", s)
+		return "", 0, fmt.Errorf("%q: expected FUNCTION+OFFSET", Shorten(s))
 	}
 	return fn, off, nil
 }
@@ -299,7 +299,7 @@ func (t Target) Override(value string) (Target, error) {
 	case KindTracepoint:
 		g, n, ok := strings.Cut(strings.Replace(value, ":", "/", 1), "/")
 		if !ok || g == "" || n == "" || strings.ContainsAny(n, "/:") {
-			return t, fmt.Errorf("tracepoint target %q: expected GROUP:NAME", value)
+			return t, fmt.Errorf("tracepoint target %q: expected GROUP:NAME", Shorten(value))
 		}
 		t.Group, t.Name = g, n
 	case KindKprobe, KindKretprobe:
@@ -308,7 +308,7 @@ func (t Target) Override(value string) (Target, error) {
 			return t, err
 		}
 		if t.Kind == KindKretprobe && off != 0 {
-			return t, fmt.Errorf("kretprobe target %q: a kretprobe cannot have an offset", value)
+			return t, fmt.Errorf("kretprobe target %q: a kretprobe cannot have an offset", Shorten(value))
 		}
 		t.Name, t.Offset = fn, off
 	case KindUprobe, KindUretprobe:
@@ -327,12 +327,12 @@ func (t Target) Override(value string) (Target, error) {
 		case "egress":
 			t.Egress = true
 		default:
-			return t, fmt.Errorf("tc target %q: expected IFACE[:ingress|:egress]", value)
+			return t, fmt.Errorf("tc target %q: expected IFACE[:ingress|:egress]", Shorten(value))
 		}
 		t.Interface = iface
 	case KindPerfEvent:
 		if _, ok := perfEvents[value]; !ok {
-			return t, fmt.Errorf("perf event %q: expected one of %s", value, strings.Join(perfEventNames(), ", "))
+			return t, fmt.Errorf("perf event %q: expected one of %s", Shorten(value), strings.Join(perfEventNames(), ", "))
 		}
 		t.PerfEvent = value
 	case KindCgroup:

@@ -38,7 +38,20 @@ func (e *LoadError) Reason() string {
 	case attach.IsPermission(e.Err) && tracing && privileged():
 		return fmt.Sprintf("the kernel refused to load it (%v); fentry, fexit and tp_btf programs need BPF trampolines, which this kernel does not allow", rootCause(e.Err))
 	}
-	return explainPermission(rootCause(e.Err)).Error()
+	return e.unprefixed(explainPermission(rootCause(e.Err)).Error())
+}
+
+// unprefixed drops the "program NAME: " that cilium/ebpf puts before its
+// errors (a root cause that joins several errors keeps it), since Error
+// names the program already.
+func (e *LoadError) unprefixed(msg string) string {
+	for {
+		rest, ok := strings.CutPrefix(msg, "program "+e.Program+": ")
+		if !ok {
+			return msg
+		}
+		msg = rest
+	}
 }
 
 func (e *LoadError) Error() string {

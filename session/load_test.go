@@ -188,3 +188,18 @@ func TestProbeTracing(t *testing.T) {
 		t.Error("fentry on a missing function probed as supported")
 	}
 }
+
+// A load error whose cause still carries cilium/ebpf's "program NAME:"
+// prefix (a cause that wraps two errors cannot be unwrapped past it) names
+// the program once.
+func TestLoadErrorNamesProgramOnce(t *testing.T) {
+	cause := fmt.Errorf("program exec_btf: attach Tracing/TraceRawTp: %w (%w)", errors.New("find target"), unix.EINVAL)
+	le := &LoadError{Program: "exec_btf", Section: "tp_btf/sched_process_exec", Type: ebpf.Tracing, Err: cause}
+	msg := le.Error()
+	if n := strings.Count(msg, "exec_btf"); n != 1 {
+		t.Errorf("the program is named %d times: %s", n, msg)
+	}
+	if !strings.HasPrefix(msg, "program exec_btf (section tp_btf/sched_process_exec): attach Tracing/TraceRawTp: ") {
+		t.Errorf("message %q", msg)
+	}
+}

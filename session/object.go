@@ -23,6 +23,9 @@ func LoadObject(path string) (_ *ebpf.CollectionSpec, err error) {
 		return nil, err
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("%s is a directory, not a BPF object file", path)
+	}
 	var magic [4]byte
 	if _, err := io.ReadFull(f, magic[:]); err != nil || string(magic[:]) != "\x7fELF" {
 		return nil, fmt.Errorf("%s is not an ELF object file (build BPF objects with clang -target bpf -g -O2 -c)", path)
@@ -42,6 +45,11 @@ func LoadObject(path string) (_ *ebpf.CollectionSpec, err error) {
 	}
 	spec, err := ebpf.LoadCollectionSpecFromReader(f)
 	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			// The ELF reader ran past the end of the file: what its
+			// headers describe is not all there.
+			return nil, fmt.Errorf("%s: not a usable BPF object: the file is truncated or corrupt (%w)", path, err)
+		}
 		return nil, fmt.Errorf("%s: not a usable BPF object: %w", path, err)
 	}
 	return spec, nil
@@ -93,12 +101,12 @@ type PlanOptions struct {
 func MakePlan(spec *ebpf.CollectionSpec, opts PlanOptions) (*Plan, error) {
 	for _, n := range append(append([]string{}, opts.Only...), opts.Skip...) {
 		if spec.Programs[n] == nil {
-			return nil, fmt.Errorf("no program %q in the object; it has: %s", n, strings.Join(programNames(spec), ", "))
+			return nil, fmt.Errorf("no program %q in the object; it has: %s", attach.Shorten(n), strings.Join(programNames(spec), ", "))
 		}
 	}
-	for n := range opts.Attach {
+	for _, n := range sortedKeys(opts.Attach) {
 		if spec.Programs[n] == nil {
-			return nil, fmt.Errorf("--attach %s=...: no program %q in the object; it has: %s", n, n, strings.Join(programNames(spec), ", "))
+			return nil, fmt.Errorf("--attach: no program %q in the object; it has: %s", attach.Shorten(n), strings.Join(programNames(spec), ", "))
 		}
 	}
 	only := set(opts.Only)
@@ -123,8 +131,9 @@ func MakePlan(spec *ebpf.CollectionSpec, opts PlanOptions) (*Plan, error) {
 			return nil, fmt.Errorf("program %s: %w (or leave it out with --skip %s)", name, err, name)
 		}
 		if v, ok := opts.Attach[name]; ok {
+			// Override's errors quote the value: it is not repeated here.
 			if t, err = t.Override(v); err != nil {
-				return nil, fmt.Errorf("--attach %s=%s: %w", name, v, err)
+				return nil, fmt.Errorf("--attach %s: %w", name, err)
 			}
 			if ps.Type == ebpf.Tracing || ps.Type == ebpf.LSM {
 				ps.AttachTo = t.Name
@@ -139,6 +148,7 @@ func MakePlan(spec *ebpf.CollectionSpec, opts PlanOptions) (*Plan, error) {
 		}
 		plan.chooseAlternatives(spec, probe)
 	}
+	sort.Strings(plan.Notes)
 	if len(spec.Programs) == 0 {
 		return nil, errors.New("no programs left to load")
 	}
@@ -222,6 +232,15 @@ func programNames(spec *ebpf.CollectionSpec) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func set(names []string) map[string]bool {

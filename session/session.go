@@ -1,14 +1,15 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -57,11 +58,47 @@ func (s *Session) Attach(name string, t attach.Target, opts attach.Options) erro
 	}
 	a, err := attach.Attach(prog, t, opts)
 	if err != nil {
-		return fmt.Errorf("program %s: %w", name, explainPermission(err))
+		return newAttachError(name, t, err)
 	}
 	s.Attachments = append(s.Attachments, a)
 	s.Programs = append(s.Programs, name)
 	return nil
+}
+
+// AttachError is a program that could not be attached. Its text names the
+// program; Unwrap gives the reason without the name.
+type AttachError struct {
+	Program string
+	msg     string
+	err     error
+}
+
+func (e *AttachError) Error() string { return e.msg }
+func (e *AttachError) Unwrap() error { return e.err }
+
+func newAttachError(name string, t attach.Target, err error) error {
+	err = explainPermission(err)
+	var tce *attach.TracepointContextError
+	if errors.As(err, &tce) && privileged() {
+		return &AttachError{Program: name, msg: tce.Describe(name), err: err}
+	}
+	msg := err.Error()
+	// What the kernel or the ELF loader says may already name the program.
+	if !strings.HasPrefix(msg, "program "+name+":") && !strings.HasPrefix(msg, "program "+name+" ") {
+		msg = "program " + name + ": " + msg
+	}
+	return &AttachError{Program: name, msg: shortenTarget(msg, t), err: err}
+}
+
+// shortenTarget cuts the long parts of a target a user gave (a 120 KB
+// --attach value) wherever a message repeats them.
+func shortenTarget(msg string, t attach.Target) string {
+	for _, s := range []string{t.Group + ":" + t.Name, t.Name, t.Group, t.Uprobe.Binary, t.Uprobe.Symbol, t.Interface, t.PerfEvent} {
+		if len(s) > attach.MaxEcho {
+			msg = strings.ReplaceAll(msg, s, attach.Shorten(s))
+		}
+	}
+	return msg
 }
 
 // Detach closes every attachment, leaving the collection loaded so that
@@ -135,8 +172,9 @@ type RunOptions struct {
 	Child *Child
 	// OnEvent receives every record, on Run's goroutine.
 	OnEvent func(Event)
-	// Iterators write their output here once, right after Run starts.
-	IterOutput io.Writer
+	// OnIter receives the whole output of each iterator program, which
+	// runs once, right after Run starts.
+	OnIter func(program string, output []byte)
 	// BeforeDrain runs once the programs are detached and before the
 	// buffers are drained for the last time: what it makes the programs
 	// send (bpftrace's END probes) is still read.
@@ -165,16 +203,18 @@ func (s *Session) Run(ctx context.Context, ro RunOptions) (RunStats, error) {
 	// Iterators and the command's release come first, so that an error
 	// there returns before any reader goroutine starts.
 	onlyIterators := len(s.Attachments) > 0
-	for _, a := range s.Attachments {
+	for i, a := range s.Attachments {
 		it, ok := a.(attach.Iterator)
 		if !ok {
 			onlyIterators = false
 			continue
 		}
-		if ro.IterOutput != nil {
-			if _, err := it.WriteTo(ro.IterOutput); err != nil {
-				return stats, err
+		if ro.OnIter != nil {
+			var out bytes.Buffer
+			if _, err := it.WriteTo(&out); err != nil {
+				return stats, fmt.Errorf("program %s: %w", s.Programs[i], err)
 			}
+			ro.OnIter(s.Programs[i], out.Bytes())
 		}
 	}
 

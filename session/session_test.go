@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -329,5 +330,84 @@ func TestReadMapsPerCPU(t *testing.T) {
 	}
 	if sum == 0 || perCPU != sum {
 		t.Errorf("samples sum %d, per-CPU total %d (from %d CPUs)", sum, perCPU, len(total.Entries[0].Values))
+	}
+}
+
+func TestAttachErrorText(t *testing.T) {
+	tp := attach.Target{Kind: attach.KindTracepoint, Group: "syscalls", Name: "sys_enter_getpid"}
+
+	err := newAttachError("trace_openat", tp, fmt.Errorf("attach %s: %w", tp, errors.New("boom")))
+	if want := "program trace_openat: attach tracepoint:syscalls:sys_enter_getpid: boom"; err.Error() != want {
+		t.Errorf("got %q, want %q", err, want)
+	}
+	if u := errors.Unwrap(err); u == nil || strings.Contains(u.Error(), "trace_openat") {
+		t.Errorf("Unwrap = %v: want the reason without the program", u)
+	}
+
+	// An error that names the program already is not prefixed again.
+	err = newAttachError("exec_btf", tp, errors.New("program exec_btf: attach tp_btf:x: nope"))
+	if n := strings.Count(err.Error(), "exec_btf"); n != 1 {
+		t.Errorf("%q names the program %d times", err, n)
+	}
+
+	// A 120 KB target is shortened wherever the message repeats it.
+	long := attach.Target{Kind: attach.KindTracepoint, Group: "g", Name: strings.Repeat("n", 120000)}
+	err = newAttachError("p", long, fmt.Errorf("attach %s: tracepoint %s:%s: %w", long, long.Group, long.Name, os.ErrNotExist))
+	if len(err.Error()) > 300 || strings.Contains(err.Error(), strings.Repeat("n", 65)) || !strings.Contains(err.Error(), "n...") {
+		t.Errorf("long target: %d bytes: %.300s", len(err.Error()), err)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Error("the shortened error does not unwrap to its cause")
+	}
+
+	if !privileged() {
+		return
+	}
+	tce := &attach.TracepointContextError{Group: "syscalls", Name: "sys_enter_getpid", Err: errors.New("cannot create bpf perf link: permission denied")}
+	err = newAttachError("trace_openat", tp, fmt.Errorf("attach %s: %w", tp, tce))
+	want := "the kernel refused to attach program trace_openat to tracepoint syscalls:sys_enter_getpid (permission denied): the program reads beyond this tracepoint's record; it was probably written for another tracepoint"
+	if err.Error() != want {
+		t.Errorf("got  %s\nwant %s", err, want)
+	}
+}
+
+// Iterators hand their whole output, with the program's name, to OnIter.
+func TestRunOnIter(t *testing.T) {
+	kerneltest.Require(t)
+	if err := PrepareNoTracefs(); err != nil {
+		t.Fatal(err)
+	}
+	spec := loadSpec(t, "iter.bpf.o")
+	plan, err := MakePlan(spec, PlanOptions{Probe: noProbe(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(spec, false, 0)
+	if err != nil {
+		if attach.IsPermission(err) {
+			kerneltest.Skip(t, fmt.Sprintf("iterators cannot load here: %v", err))
+		}
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for name, tgt := range plan.Targets {
+		if err := s.Attach(name, tgt, attach.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	var out []byte
+	stats, err := s.Run(context.Background(), RunOptions{OnIter: func(program string, output []byte) {
+		got = append(got, program)
+		out = append(out, output...)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.StoppedBy != "iterators" || len(got) != 1 || got[0] != "dump_task" {
+		t.Errorf("StoppedBy %q, OnIter called for %q", stats.StoppedBy, got)
+	}
+	if !strings.Contains("\n"+string(out), "\n"+strconv.Itoa(os.Getpid())+" ") {
+		t.Errorf("no line for our pid in %d bytes of iterator output", len(out))
 	}
 }

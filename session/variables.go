@@ -11,6 +11,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
+	"github.com/wagglebpf/waggle/attach"
 )
 
 // Variable is a global of the object (.rodata, .data, .bss) that can be set
@@ -25,12 +26,15 @@ type Variable struct {
 	Spec  *ebpf.VariableSpec
 }
 
-// Variables lists the settable variables of spec by name. Variables
-// without BTF, and the ones libbpf reserves (.kconfig, .ksyms), are left out.
+// Variables lists the settable variables of spec by name: the globals of
+// .rodata, .data and .bss whose type EncodeValue can write (integers,
+// booleans, enums, char arrays). Variables without BTF, the ones libbpf
+// reserves (.kconfig, .ksyms), and pointers, structs and other arrays are
+// left out.
 func Variables(spec *ebpf.CollectionSpec) []Variable {
 	var out []Variable
 	for name, vs := range spec.Variables {
-		if vs.Type == nil || !settableSection(vs.SectionName) {
+		if vs.Type == nil || !settableSection(vs.SectionName) || !Settable(vs.Type.Type) {
 			continue
 		}
 		out = append(out, Variable{
@@ -43,6 +47,22 @@ func Variables(spec *ebpf.CollectionSpec) []Variable {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// Settable reports whether EncodeValue can write a value of type t from
+// text: an integer or boolean of 1, 2, 4 or 8 bytes, such an enum, or a
+// char array.
+func Settable(t btf.Type) bool {
+	switch t := btf.UnderlyingType(t).(type) {
+	case *btf.Int:
+		return intSize(t.Size)
+	case *btf.Enum:
+		return intSize(t.Size)
+	case *btf.Array:
+		elem, ok := btf.UnderlyingType(t.Type).(*btf.Int)
+		return ok && elem.Size == 1 && t.Nelems > 0
+	}
+	return false
 }
 
 func settableSection(s string) bool {
@@ -61,12 +81,17 @@ func SetVariables(spec *ebpf.CollectionSpec, assignments []string) error {
 	for _, v := range Variables(spec) {
 		vars[v.Name] = v
 	}
+	// Each message quotes the user's text once, and at most
+	// attach.MaxEcho bytes of it.
 	for _, a := range assignments {
 		name, value, ok := strings.Cut(a, "=")
 		if !ok || name == "" {
-			return fmt.Errorf("--set %q: expected NAME=VALUE", a)
+			return fmt.Errorf("--set %q: expected NAME=VALUE", attach.Shorten(a))
 		}
 		v, ok := vars[name]
+		if vs := spec.Variables[name]; !ok && vs != nil && vs.Type != nil && settableSection(vs.SectionName) {
+			return fmt.Errorf("--set %s: it is %s, and waggle sets only integers, booleans, enums and char arrays", name, TypeName(vs.Type.Type))
+		}
 		if !ok {
 			names := make([]string, 0, len(vars))
 			for n := range vars {
@@ -77,19 +102,19 @@ func SetVariables(spec *ebpf.CollectionSpec, assignments []string) error {
 			if len(names) > 0 {
 				have = "settable variables: " + strings.Join(names, ", ")
 			}
-			return fmt.Errorf("--set %s: no variable %q in the object; %s", a, name, have)
+			return fmt.Errorf("--set: no variable %q in the object; %s", attach.Shorten(name), have)
 		}
 		// Checked first so that a malformed object's BTF (a char[4294967295]
 		// over 8 bytes) cannot make EncodeValue allocate its claimed size.
 		if size, err := btf.Sizeof(v.Type); err != nil || size != len(v.Spec.Value) {
-			return fmt.Errorf("--set %s: the object is malformed: %s takes %d bytes, but its BTF type %s does not", a, name, len(v.Spec.Value), TypeName(v.Type))
+			return fmt.Errorf("--set %s: the object is malformed: the variable takes %d bytes, but its BTF type %s does not", name, len(v.Spec.Value), TypeName(v.Type))
 		}
 		raw, err := EncodeValue(v.Type, value, spec.ByteOrder)
 		if err != nil {
-			return fmt.Errorf("--set %s: %s is %s: %w", a, name, TypeName(v.Type), err)
+			return fmt.Errorf("--set %s (%s): %w", name, TypeName(v.Type), err)
 		}
 		if err := v.Spec.Set(raw); err != nil {
-			return fmt.Errorf("--set %s: %w", a, err)
+			return fmt.Errorf("--set %s: %w", name, err)
 		}
 	}
 	return nil
@@ -112,7 +137,7 @@ func EncodeValue(t btf.Type, text string, order binary.ByteOrder) ([]byte, error
 			}
 			b, err := strconv.ParseBool(text)
 			if err != nil {
-				return nil, fmt.Errorf("%q is not true or false", text)
+				return nil, fmt.Errorf("%q is not true or false", attach.Shorten(text))
 			}
 			out := make([]byte, t.Size)
 			if b {
@@ -146,7 +171,7 @@ func EncodeValue(t btf.Type, text string, order binary.ByteOrder) ([]byte, error
 			for i, v := range t.Values {
 				names[i] = v.Name
 			}
-			return nil, fmt.Errorf("%q is neither a number nor one of %s", text, strings.Join(names, ", "))
+			return nil, fmt.Errorf("%q is neither a number nor one of %s", attach.Shorten(text), strings.Join(names, ", "))
 		}
 		return out, nil
 	case *btf.Array:
@@ -155,7 +180,7 @@ func EncodeValue(t btf.Type, text string, order binary.ByteOrder) ([]byte, error
 			return nil, fmt.Errorf("only char arrays can be set (from a string)")
 		}
 		if uint32(len(text)) >= t.Nelems {
-			return nil, fmt.Errorf("%q is %d bytes; the array holds %d including the terminating NUL", text, len(text), t.Nelems)
+			return nil, fmt.Errorf("%q is %d bytes; the array holds %d including the terminating NUL", attach.Shorten(text), len(text), t.Nelems)
 		}
 		out := make([]byte, t.Nelems)
 		copy(out, text)
@@ -209,6 +234,7 @@ func isRange(err error) bool {
 }
 
 func intError(text string, bits int, signed, outOfRange bool) error {
+	text = attach.Shorten(text)
 	if outOfRange {
 		if signed {
 			return fmt.Errorf("%s is %w [%d, %d]", text, errRange, int64(-1)<<(bits-1), int64(uint64(1)<<(bits-1)-1))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
+	"github.com/wagglebpf/waggle/attach"
 )
 
 // decode reads an integer EncodeValue wrote, sign-extending if signed.
@@ -352,7 +353,8 @@ func TestVariablesOpenat(t *testing.T) {
 		{"enabled", ".rodata", "bool", true},
 		{"tag", ".rodata", "char[8]", true},
 		{"target_pid", ".rodata", "__u32", true},
-		{"unused_event", ".bss", "struct event *", false},
+		// unused_event is a pointer: --set cannot write it, so it is
+		// not listed.
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Variables:\n got %+v\nwant %+v", got, want)
@@ -438,15 +440,20 @@ func TestSetVariablesErrors(t *testing.T) {
 		set  string
 		want string
 	}{
-		{"nosuch=1", `--set nosuch=1: no variable "nosuch" in the object; settable variables: enabled, tag, target_pid, unused_event`},
+		{"nosuch=1", `--set: no variable "nosuch" in the object; settable variables: enabled, tag, target_pid`},
 		{"target_pid", `--set "target_pid": expected NAME=VALUE`},
 		{"=5", `--set "=5": expected NAME=VALUE`},
-		{"target_pid=-1", "--set target_pid=-1: target_pid is __u32: -1 is out of range [0, 4294967295]"},
-		{"target_pid=4294967296", "--set target_pid=4294967296: target_pid is __u32: 4294967296 is out of range [0, 4294967295]"},
-		{"target_pid=me", `--set target_pid=me: target_pid is __u32: "me" is not an integer`},
-		{"enabled=maybe", `--set enabled=maybe: enabled is bool: "maybe" is not true or false`},
-		{"tag=12345678", `--set tag=12345678: tag is char[8]: "12345678" is 8 bytes; the array holds 8 including the terminating NUL`},
-		{"unused_event=0", "--set unused_event=0: unused_event is struct event *: waggle cannot set values of this type"},
+		{"target_pid=-1", "--set target_pid (__u32): -1 is out of range [0, 4294967295]"},
+		{"target_pid=4294967296", "--set target_pid (__u32): 4294967296 is out of range [0, 4294967295]"},
+		{"target_pid=me", `--set target_pid (__u32): "me" is not an integer`},
+		{"enabled=maybe", `--set enabled (bool): "maybe" is not true or false`},
+		{"tag=12345678", `--set tag (char[8]): "12345678" is 8 bytes; the array holds 8 including the terminating NUL`},
+		{"unused_event=0", "--set unused_event: it is struct event *, and waggle sets only integers, booleans, enums and char arrays"},
+		// The user's text is quoted once, and only its first bytes.
+		{"target_pid=" + strings.Repeat("7x", 60000), `--set target_pid (__u32): "` + strings.Repeat("7x", 32) + `..." is not an integer`},
+		{"tag=" + strings.Repeat("t", 120000), `--set tag (char[8]): "` + strings.Repeat("t", 64) + `..." is 120000 bytes; the array holds 8 including the terminating NUL`},
+		{strings.Repeat("n", 120000) + "=1", `--set: no variable "` + strings.Repeat("n", 64) + `..." in the object; settable variables: enabled, tag, target_pid`},
+		{strings.Repeat("n", 120000), `--set "` + strings.Repeat("n", 64) + `...": expected NAME=VALUE`},
 	} {
 		spec := loadSpec(t, "openat.bpf.o")
 		before := map[string][]byte{}
@@ -459,7 +466,7 @@ func TestSetVariablesErrors(t *testing.T) {
 			continue
 		}
 		if err.Error() != tc.want {
-			t.Errorf("--set %s:\n got %q\nwant %q", tc.set, err, tc.want)
+			t.Errorf("--set %s:\n got %q\nwant %q", attach.Shorten(tc.set), err, tc.want)
 		}
 		for n, v := range spec.Variables {
 			if !bytes.Equal(v.Value, before[n]) {
@@ -480,11 +487,57 @@ func TestSetVariablesMalformedType(t *testing.T) {
 	char := &btf.Int{Name: "char", Size: 1, Encoding: btf.Signed}
 	spec.Variables["tag"].Type.Type = &btf.Array{Type: char, Nelems: 0xffffffff}
 	err := SetVariables(spec, []string{"tag=x"})
-	if want := "--set tag=x: the object is malformed: tag takes 8 bytes, but its BTF type char[4294967295] does not"; err == nil || err.Error() != want {
+	if want := "--set tag: the object is malformed: the variable takes 8 bytes, but its BTF type char[4294967295] does not"; err == nil || err.Error() != want {
 		t.Errorf("error %v, want %q", err, want)
 	}
 	spec.Variables["tag"].Type.Type = &btf.Array{Type: char, Nelems: 4}
 	if err := SetVariables(spec, []string{"tag=x"}); err == nil || !strings.Contains(err.Error(), "malformed") {
 		t.Errorf("char[4] over 8 bytes: %v", err)
+	}
+}
+
+// Variables lists only what SetVariables can write.
+func TestVariablesOnlySettable(t *testing.T) {
+	u32 := &btf.Int{Name: "unsigned int", Size: 4}
+	char := &btf.Int{Name: "char", Size: 1, Encoding: btf.Signed}
+	types := map[string]btf.Type{
+		"int":        &btf.Typedef{Name: "__u32", Type: u32},
+		"bool":       &btf.Int{Name: "_Bool", Size: 1, Encoding: btf.Bool},
+		"volatile":   &btf.Volatile{Type: &btf.Const{Type: u32}},
+		"enum":       &btf.Enum{Name: "kind", Size: 4, Values: []btf.EnumValue{{Name: "A", Value: 0}}},
+		"chars":      &btf.Array{Type: char, Nelems: 8},
+		"ptr":        &btf.Pointer{Target: &btf.Struct{Name: "event", Size: 8}},
+		"struct":     &btf.Struct{Name: "event", Size: 8},
+		"ints":       &btf.Array{Type: u32, Nelems: 2},
+		"no_chars":   &btf.Array{Type: char, Nelems: 0},
+		"int128":     &btf.Int{Name: "__int128", Size: 16, Encoding: btf.Signed},
+		"float":      &btf.Float{Name: "double", Size: 8},
+		"enum_three": &btf.Enum{Name: "odd", Size: 3},
+	}
+	spec := &ebpf.CollectionSpec{Variables: map[string]*ebpf.VariableSpec{}}
+	for name, typ := range types {
+		size, err := btf.Sizeof(typ)
+		if err != nil {
+			size = 8
+		}
+		spec.Variables[name] = &ebpf.VariableSpec{Name: name, SectionName: ".data", Value: make([]byte, size), Type: &btf.Var{Name: name, Type: typ}}
+	}
+	var names []string
+	for _, v := range Variables(spec) {
+		names = append(names, v.Name)
+	}
+	if want := []string{"bool", "chars", "enum", "int", "volatile"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("Variables = %v, want %v", names, want)
+	}
+	// Whatever is listed can be set.
+	for name, value := range map[string]string{"bool": "true", "chars": "ab", "enum": "A", "int": "7", "volatile": "7"} {
+		if _, err := EncodeValue(types[name], value, nil); err != nil {
+			t.Errorf("%s is listed, but EncodeValue refuses %q: %v", name, value, err)
+		}
+	}
+	// What is not listed says why when set.
+	err := SetVariables(spec, []string{"ptr=0"})
+	if want := "--set ptr: it is struct event *, and waggle sets only integers, booleans, enums and char arrays"; err == nil || err.Error() != want {
+		t.Errorf("--set ptr=0: %v, want %q", err, want)
 	}
 }

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -21,24 +24,26 @@ import (
 )
 
 type runFlags struct {
-	list      bool
-	verbose   bool
-	output    string
-	sets      []string
-	attach    []string
-	only      []string
-	skip      []string
-	iface     string
-	cgroup    string
-	pid       int
-	freq      uint64
-	period    uint64
-	duration  time.Duration
-	interval  time.Duration
-	command   string
-	eventType string
-	perCPU    bool
-	perfPages int
+	list     bool
+	verbose  bool
+	output   string
+	sets     []string
+	attach   []string
+	only     []string
+	skip     []string
+	iface    string
+	cgroup   string
+	pid      int
+	freq     uint64
+	period   uint64
+	duration time.Duration
+	interval time.Duration
+	command  string
+	// commandSet is true when -c was given, even as -c ''.
+	commandSet bool
+	eventType  string
+	perCPU     bool
+	perfPages  int
 }
 
 func newRunCommand() *cobra.Command {
@@ -57,6 +62,7 @@ Runs until Ctrl-C, --duration, or until the command given with -c exits.`,
   waggle run tool.bpf.o --list`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.commandSet = cmd.Flags().Changed("command")
 			return runObject(cmd.Context(), args[0], &f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -82,9 +88,28 @@ Runs until Ctrl-C, --duration, or until the command given with -c exits.`,
 	return cmd
 }
 
+// check refuses flag values that cannot work, before anything is loaded.
+func (f *runFlags) check() error {
+	switch {
+	case f.output != "text" && f.output != "json":
+		return fmt.Errorf("-o %s: expected text or json", attach.Shorten(f.output))
+	case f.freq == 0:
+		return errors.New("--freq 0: the sampling frequency must be at least 1 Hz")
+	case f.perfPages < 1 || f.perfPages&(f.perfPages-1) != 0:
+		return fmt.Errorf("--perf-pages %d: must be a power of two (1, 2, 4, 8, ...)", f.perfPages)
+	case f.duration < 0:
+		return fmt.Errorf("--duration %s: must not be negative", f.duration)
+	case f.interval < 0:
+		return fmt.Errorf("--interval %s: must not be negative", f.interval)
+	case f.pid < 0:
+		return fmt.Errorf("--pid %d: must be a process ID", f.pid)
+	}
+	return nil
+}
+
 func runObject(ctx context.Context, path string, f *runFlags, stdout, stderr io.Writer) (err error) {
-	if f.output != "text" && f.output != "json" {
-		return fmt.Errorf("-o %s: expected text or json", f.output)
+	if err := f.check(); err != nil {
+		return err
 	}
 	// Catch SIGINT and SIGTERM from the start: a signal that arrives while
 	// loading or attaching must still lead to a clean teardown.
@@ -94,12 +119,12 @@ func runObject(ctx context.Context, path string, f *runFlags, stdout, stderr io.
 	for _, a := range f.attach {
 		prog, target, ok := strings.Cut(a, "=")
 		if !ok || prog == "" || target == "" {
-			return fmt.Errorf("--attach %q: expected PROG=TARGET", a)
+			return fmt.Errorf("--attach %q: expected PROG=TARGET", attach.Shorten(a))
 		}
 		overrides[prog] = target
 	}
 	var argv []string
-	if f.command != "" {
+	if f.commandSet {
 		if argv, err = session.SplitCommand(f.command); err != nil {
 			return err
 		}
@@ -112,10 +137,20 @@ func runObject(ctx context.Context, path string, f *runFlags, stdout, stderr io.
 	if f.list {
 		return listObject(stdout, spec)
 	}
+	var eventType btf.Type
+	if f.eventType != "" {
+		// Checked now, not when the first record arrives: a typo must not
+		// cost a whole run.
+		if eventType, err = btfprint.TypeByName(spec.Types, f.eventType); err != nil {
+			return fmt.Errorf("--event-type: %w", err)
+		}
+	}
 	if err := session.SetVariables(spec, f.sets); err != nil {
 		return err
 	}
-	if err := session.Prepare(stderr); err != nil {
+	// Privileges first: MakePlan probes the kernel. tracefs only after it,
+	// and only when a target or the object needs it.
+	if err := session.PrepareNoTracefs(); err != nil {
 		return err
 	}
 	plan, err := session.MakePlan(spec, session.PlanOptions{Only: f.only, Skip: f.skip, Attach: overrides})
@@ -127,17 +162,25 @@ func runObject(ctx context.Context, path string, f *runFlags, stdout, stderr io.
 			fmt.Fprintf(stderr, "waggle: %s\n", n)
 		}
 	}
+	if f.pid != 0 && !hasUprobes(plan) {
+		fmt.Fprintf(stderr, "waggle: --pid filters only uprobes, and this object attaches none\n")
+	}
+	if session.NeedsTracefs(spec, plan) {
+		session.MountTracefs(stderr)
+	}
 
 	var child *session.Child
+	stopChild := func() {}
 	if argv != nil {
 		if child, err = session.StartChild(argv); err != nil {
 			return err
 		}
-		defer func() {
-			if err != nil {
-				child.Abandon()
-			}
-		}()
+		// However the run ends, the command does not outlive it, as with
+		// bpftrace: a child that never ran exits without running, one that
+		// is still running is killed, and either is reaped. Abandon does
+		// nothing to a child that has exited already.
+		stopChild = child.Abandon
+		defer child.Abandon()
 	}
 
 	s, err := session.Open(spec, f.verbose, f.perfPages)
@@ -162,8 +205,18 @@ func runObject(ctx context.Context, path string, f *runFlags, stdout, stderr io.
 	}
 	fmt.Fprintf(stderr, "Attached %d program%s. Ctrl-C to stop.\n", len(names), plural(len(names)))
 
-	printer := newEventPrinter(stdout, stderr, spec, f)
+	printer := newEventPrinter(stdout, stderr, spec, f, eventType)
+	dumps := 0
 	printMaps := func() {
+		if f.interval > 0 {
+			// Dumps follow one another: each says when it was taken, and
+			// in text a blank line sets it off from the one before.
+			if dumps > 0 && f.output != "json" {
+				fmt.Fprintln(stdout)
+			}
+			printTimeHeader(stdout, f.output == "json", time.Now())
+		}
+		dumps++
 		if err := printAllMaps(stdout, s, f); err != nil {
 			fmt.Fprintf(stderr, "waggle: %v\n", err)
 		}
@@ -174,8 +227,9 @@ func runObject(ctx context.Context, path string, f *runFlags, stdout, stderr io.
 		OnInterval: printMaps,
 		Child:      child,
 		OnEvent:    printer.print,
-		IterOutput: stdout,
+		OnIter:     iterPrinter(stdout, f.output == "json"),
 	})
+	stopChild()
 	if runErr != nil {
 		return runErr
 	}
@@ -190,26 +244,76 @@ func runObject(ctx context.Context, path string, f *runFlags, stdout, stderr io.
 	return s.Close()
 }
 
+func hasUprobes(plan *session.Plan) bool {
+	for _, t := range plan.Targets {
+		if t.Kind == attach.KindUprobe || t.Kind == attach.KindUretprobe {
+			return true
+		}
+	}
+	return false
+}
+
+// printTimeHeader precedes a periodic map dump with the local time, as
+// libbpf-tools do: "15:04:05", or {"type": "time", "data": "15:04:05"}.
+func printTimeHeader(w io.Writer, json bool, now time.Time) {
+	if json {
+		fmt.Fprintf(w, "{\"type\": \"time\", \"data\": %q}\n", now.Format(time.TimeOnly))
+		return
+	}
+	fmt.Fprintln(w, now.Format(time.TimeOnly))
+}
+
+// iterPrinter writes what an iterator produced: as it is in text, and in
+// JSON as one line per run, {"type": "iter", "program": NAME, "data": TEXT}.
+func iterPrinter(w io.Writer, asJSON bool) func(string, []byte) {
+	return func(program string, out []byte) {
+		if !asJSON {
+			w.Write(out)
+			return
+		}
+		fmt.Fprintf(w, "{\"type\": \"iter\", \"program\": %s, \"data\": %s}\n", jsonString(program), jsonString(string(out)))
+	}
+}
+
+// jsonString encodes s as a JSON string, leaving <, > and & as they are.
+func jsonString(s string) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
 // eventPrinter decodes records of each event source through BTF.
 type eventPrinter struct {
 	stdout, stderr io.Writer
 	spec           *ebpf.CollectionSpec
 	json           bool
-	eventType      string
-	tables         map[string]*btfprint.EventTable
-	types          map[string]btf.Type
-	warned         map[string]bool
+	// eventType is --event-type's type, or nil.
+	eventType btf.Type
+	tables    map[string]*btfprint.EventTable
+	types     map[string]btf.Type
+	warned    map[string]bool
 }
 
-func newEventPrinter(stdout, stderr io.Writer, spec *ebpf.CollectionSpec, f *runFlags) *eventPrinter {
+func newEventPrinter(stdout, stderr io.Writer, spec *ebpf.CollectionSpec, f *runFlags, eventType btf.Type) *eventPrinter {
 	return &eventPrinter{
 		stdout: stdout, stderr: stderr, spec: spec,
 		json:      f.output == "json",
-		eventType: f.eventType,
+		eventType: eventType,
 		tables:    map[string]*btfprint.EventTable{},
 		types:     map[string]btf.Type{},
 		warned:    map[string]bool{},
 	}
+}
+
+// warnOnce writes a warning about a source the first time key comes up.
+func (p *eventPrinter) warnOnce(src, key, format string, args ...any) {
+	if p.warned[src+"/"+key] {
+		return
+	}
+	p.warned[src+"/"+key] = true
+	fmt.Fprintf(p.stderr, "waggle: %s: %s\n", src, fmt.Sprintf(format, args...))
 }
 
 // typeFor finds the BTF type of a source's records: the map's own value
@@ -223,8 +327,8 @@ func (p *eventPrinter) typeFor(ev session.Event) (btf.Type, error) {
 	switch {
 	case ev.Source.Spec != nil && ev.Source.Spec.Value != nil && !isPlainInt(ev.Source.Spec.Value):
 		t = ev.Source.Spec.Value
-	case p.eventType != "":
-		t, err = btfprint.TypeByName(p.spec.Types, p.eventType)
+	case p.eventType != nil:
+		t = p.eventType
 	case p.spec.Types == nil:
 		err = fmt.Errorf("the object has no BTF")
 	default:
@@ -242,19 +346,36 @@ func isPlainInt(t btf.Type) bool {
 	return ok
 }
 
+func (p *eventPrinter) hex(ev session.Event) {
+	if p.json {
+		fmt.Fprintf(p.stdout, "{\"type\": \"event\", \"map\": %q, \"hex\": %q}\n", ev.Source.Name, btfprint.HexRecord(ev.Data))
+	} else {
+		fmt.Fprintln(p.stdout, btfprint.HexRecord(ev.Data))
+	}
+}
+
+// perfPadding is how many bytes the kernel may add to a perf sample so
+// that it and its 4-byte size header end on 8 bytes.
+const perfPadding = 7
+
 func (p *eventPrinter) print(ev session.Event) {
+	src := ev.Source.Name
 	t, err := p.typeFor(ev)
 	if err != nil {
-		if !p.warned[ev.Source.Name] {
-			p.warned[ev.Source.Name] = true
-			fmt.Fprintf(p.stderr, "waggle: %s: %v; printing records as hex\n", ev.Source.Name, err)
-		}
-		if p.json {
-			fmt.Fprintf(p.stdout, "{\"type\": \"event\", \"map\": %q, \"hex\": %q}\n", ev.Source.Name, btfprint.HexRecord(ev.Data))
-		} else {
-			fmt.Fprintln(p.stdout, btfprint.HexRecord(ev.Data))
-		}
+		p.warnOnce(src, "type", "%v; printing records as hex", err)
+		p.hex(ev)
 		return
+	}
+	if size, err := btf.Sizeof(t); err == nil {
+		n := len(ev.Data)
+		switch {
+		case n < size:
+			p.warnOnce(src, "short", "%s is %d bytes, but a record is only %d; printing such records as hex", session.TypeName(t), size, n)
+			p.hex(ev)
+			return
+		case n > size && !(ev.Source.Perf && n-size <= perfPadding):
+			p.warnOnce(src, "long", "%s is %d bytes, but a record is %d; printing the first %d bytes of such records", session.TypeName(t), size, n, size)
+		}
 	}
 	if p.json {
 		err = btfprint.EventJSON(p.stdout, ev.Source.Name, t, ev.Data)
@@ -269,9 +390,8 @@ func (p *eventPrinter) print(ev session.Event) {
 		}
 		err = tab.Write(ev.Data)
 	}
-	if err != nil && !p.warned[ev.Source.Name+"/decode"] {
-		p.warned[ev.Source.Name+"/decode"] = true
-		fmt.Fprintf(p.stderr, "waggle: %s: %v\n", ev.Source.Name, err)
+	if err != nil {
+		p.warnOnce(src, "decode", "%v", err)
 	}
 }
 
@@ -308,6 +428,8 @@ func listObject(w io.Writer, spec *ebpf.CollectionSpec) error {
 			where = "(unknown section)"
 		case !t.HasTarget():
 			where = "(needs --attach)"
+		case (t.Kind == attach.KindXDP || t.Kind == attach.KindTC || t.Kind == attach.KindSocket) && t.Interface == "":
+			where = "(needs --iface)"
 		default:
 			where = t.String()
 		}
@@ -323,7 +445,12 @@ func listObject(w io.Writer, spec *ebpf.CollectionSpec) error {
 		if strings.HasPrefix(name, ".") {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", name, ms.Type, session.TypeName(ms.Key), session.TypeName(ms.Value), ms.MaxEntries)
+		entries := strconv.FormatUint(uint64(ms.MaxEntries), 10)
+		if ms.Type == ebpf.PerfEventArray && ms.MaxEntries == 0 {
+			// cilium/ebpf sizes it to the number of CPUs when loading.
+			entries = "per CPU"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, ms.Type, session.TypeName(ms.Key), session.TypeName(ms.Value), entries)
 	}
 	vars := session.Variables(spec)
 	if len(vars) > 0 {

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 
 	"github.com/wagglebpf/waggle/attach"
@@ -345,7 +347,9 @@ func TestRunAlternatives(t *testing.T) {
 	if session.ProbeTracing(attach.KindTpBTF, "sched_process_exec") == nil {
 		want, other = "exec_btf (tp_btf), not exec_raw", "the kernel supports tp_btf"
 	}
-	r := waggle(t, "run", fixture("alt.bpf.o"), "-v", "--skip", "unlink_fentry,unlink_kprobe", "-c", "true")
+	// The command execs /bin/true once it runs: the exec is seen however
+	// the command itself was started.
+	r := waggle(t, "run", fixture("alt.bpf.o"), "-v", "--skip", "unlink_fentry,unlink_kprobe", "-c", "sh -c '/bin/true; true'")
 	if r.code != 0 {
 		t.Fatalf("waggle failed\n%s", r)
 	}
@@ -431,12 +435,33 @@ func TestRunList(t *testing.T) {
 	for _, want := range []string{
 		"trace_openat  tracepoint/syscalls/sys_enter_openat  TracePoint  tracepoint:syscalls:sys_enter_openat",
 		"counts  Hash     struct count_key",
-		"target_pid    __u32",
-		"tag           char[8]",
+		"target_pid  __u32",
+		"tag         char[8]",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("--list lacks %q\n%s", want, r)
 		}
+	}
+	// A pointer cannot be set with --set, so it is not listed as settable.
+	if strings.Contains(r.stdout, "unused_event") {
+		t.Errorf("--list shows the pointer unused_event as settable\n%s", r)
+	}
+
+	// Network programs need an interface, which their sections never name.
+	r = waggle(t, "run", fixture("net.bpf.o"), "--list")
+	for _, prog := range []string{"sock_count", "tc_count", "xdp_count"} {
+		if !regexp.MustCompile(`(?m)^` + prog + `\s.*\s\(needs --iface\)$`).MatchString(r.stdout) {
+			t.Errorf("--list does not say %s needs --iface\n%s", prog, r)
+		}
+	}
+	if strings.Contains(r.stdout, "xdp:") || strings.Contains(r.stdout, "tc::") || strings.Contains(r.stdout, "socket:") {
+		t.Errorf("--list shows targets without an interface\n%s", r)
+	}
+
+	// A perf event array gets one entry per CPU when it is loaded.
+	r = waggle(t, "run", fixture("openat_perf.bpf.o"), "--list")
+	if !regexp.MustCompile(`(?m)^events\s+PerfEventArray\s+-\s+-\s+per CPU$`).MatchString(r.stdout) {
+		t.Errorf("--list does not show the perf event array as per CPU\n%s", r)
 	}
 }
 
@@ -459,23 +484,36 @@ func TestRunBadInput(t *testing.T) {
 	}{
 		{"missing file", false, []string{"run", filepath.Join(dir, "nope.o")}, "no such file or directory"},
 		{"not ELF", false, []string{"run", notELF}, "is not an ELF object file"},
-		{"truncated ELF", false, []string{"run", truncated}, "not a usable BPF object"},
+		{"truncated ELF", false, []string{"run", truncated}, "not a usable BPF object: the file is truncated or corrupt (EOF)"},
+		{"directory", false, []string{"run", dir}, dir + " is a directory, not a BPF object file"},
+		{"unknown --event-type", false, []string{"run", fixture("openat.bpf.o"), "--event-type", "struct nope"}, `--event-type: no type named "nope" in the object's BTF`},
+		{"--freq 0", false, []string{"run", fixture("perf_event.bpf.o"), "--freq", "0"}, "--freq 0: the sampling frequency must be at least 1 Hz"},
+		{"--perf-pages 3", false, []string{"run", fixture("openat_perf.bpf.o"), "--perf-pages", "3"}, "--perf-pages 3: must be a power of two"},
+		{"--perf-pages 0", false, []string{"run", fixture("openat_perf.bpf.o"), "--perf-pages", "0"}, "--perf-pages 0: must be a power of two"},
+		{"negative --duration", false, []string{"run", fixture("openat.bpf.o"), "--duration", "-1s"}, "--duration -1s: must not be negative"},
+		{"negative --interval", false, []string{"run", fixture("openat.bpf.o"), "--interval", "-1s"}, "--interval -1s: must not be negative"},
+		{"empty -c", false, []string{"run", fixture("openat.bpf.o"), "-c", ""}, "-c: empty command"},
+		{"blank -c", false, []string{"run", fixture("openat.bpf.o"), "-c", "  "}, "-c: empty command"},
 		{"unknown --set name", false, []string{"run", fixture("openat.bpf.o"), "--set", "nope=1"}, `no variable "nope" in the object; settable variables: enabled, tag, target_pid`},
-		{"--set wrong type", false, []string{"run", fixture("openat.bpf.o"), "--set", "target_pid=abc"}, `target_pid is __u32: "abc" is not an integer`},
-		{"--set out of range", false, []string{"run", fixture("openat.bpf.o"), "--set", "target_pid=-1"}, `target_pid is __u32`},
+		{"--set wrong type", false, []string{"run", fixture("openat.bpf.o"), "--set", "target_pid=abc"}, `--set target_pid (__u32): "abc" is not an integer`},
+		{"--set out of range", false, []string{"run", fixture("openat.bpf.o"), "--set", "target_pid=-1"}, `--set target_pid (__u32): -1 is out of range`},
 		{"--set bool", false, []string{"run", fixture("openat.bpf.o"), "--set", "enabled=maybe"}, `"maybe" is not true or false`},
 		{"--set long string", false, []string{"run", fixture("openat.bpf.o"), "--set", "tag=muchtoolong"}, `the array holds 8 including the terminating NUL`},
 		{"bad -o", false, []string{"run", fixture("openat.bpf.o"), "-o", "xml"}, "-o xml: expected text or json"},
 		{"unknown section", true, []string{"run", fixture("bad_section.bpf.o")}, `program mystery: unknown section "nonsense/thing"`},
 		{"verifier rejects", true, []string{"run", fixture("reject.bpf.o")}, "program bad_deref (section tracepoint/syscalls/sys_enter_openat) was rejected by the kernel verifier"},
 		{"missing uprobe binary", true, []string{"run", fixture("uprobe.bpf.o"), "--attach", "on_enter=/no/such/bin:f", "--only", "on_enter"}, "/no/such/bin"},
-		{"missing uprobe symbol", true, []string{"run", fixture("uprobe.bpf.o"), "--attach", "on_enter=/bin/true:no_such_symbol", "--only", "on_enter"}, `symbol "no_such_symbol" not found in /bin/true`},
+		{"missing uprobe symbol", true, []string{"run", fixture("uprobe.bpf.o"), "--attach", "on_enter=/bin/true:no_such_symbol", "--only", "on_enter"}, `attach uprobe:/bin/true:no_such_symbol: no such symbol in /bin/true`},
 		{"uprobe without target", true, []string{"run", fixture("uprobe.bpf.o"), "--only", "on_enter"}, `section "uprobe" names no uprobe target; give one with --attach PROGRAM=BINARY:SYMBOL`},
-		{"missing tracepoint", true, []string{"run", fixture("openat.bpf.o"), "--attach", "trace_openat=syscalls:sys_enter_nope"}, "tracepoint syscalls:sys_enter_nope does not exist"},
+		{"missing tracepoint", true, []string{"run", fixture("openat.bpf.o"), "--attach", "trace_openat=syscalls:sys_enter_nope"}, "attach tracepoint:syscalls:sys_enter_nope: no such tracepoint"},
+		{"tracepoint with a smaller record", true, []string{"run", fixture("openat.bpf.o"), "--attach", "trace_openat=syscalls:sys_enter_getpid"},
+			"waggle: the kernel refused to attach program trace_openat to tracepoint syscalls:sys_enter_getpid (permission denied): the program reads beyond this tracepoint's record; it was probably written for another tracepoint\n"},
+		{"--freq above the limit", true, []string{"run", fixture("perf_event.bpf.o"), "--freq", "100000000"}, "the frequency is above the kernel's limit"},
 		{"unknown program", true, []string{"run", fixture("openat.bpf.o"), "--only", "nope"}, `no program "nope" in the object; it has: trace_openat`},
 		{"network program without iface", true, []string{"run", fixture("net.bpf.o"), "--only", "xdp_count"}, "xdp programs need an interface: use --iface NAME"},
 		{"missing iface", true, []string{"run", fixture("net.bpf.o"), "--only", "xdp_count", "--iface", "nosuch0"}, `interface "nosuch0" does not exist`},
 		{"missing cgroup", true, []string{"run", fixture("cgroup.bpf.o"), "--cgroup", "/sys/fs/cgroup/no/such"}, "does not exist"},
+		{"cgroup not v2", true, []string{"run", fixture("cgroup.bpf.o"), "--cgroup", dir}, dir + " is not a cgroup v2 directory (cgroup v2 is mounted at "},
 		{"bad -c", true, []string{"run", fixture("openat.bpf.o"), "-c", "/no/such/command"}, "-c: exec: \"/no/such/command\""},
 	}
 	for _, c := range cases {
@@ -514,7 +552,7 @@ func TestRunWithoutPrivileges(t *testing.T) {
 	if os.Geteuid() != 0 {
 		// Already unprivileged: waggle must explain, not fail with EPERM.
 		r := waggle(t, "run", fixture("openat.bpf.o"))
-		if r.code != 1 || !strings.Contains(r.stderr, "waggle needs root, or the CAP_BPF and CAP_PERFMON capabilities") {
+		if r.code != 1 || !strings.Contains(r.stderr, "waggle: loading eBPF programs needs root, or the CAP_BPF and CAP_PERFMON capabilities") {
 			t.Errorf("want the privileges sentence\n%s", r)
 		}
 		return
@@ -530,7 +568,7 @@ func TestRunWithoutPrivileges(t *testing.T) {
 	if !ok || ee.ExitCode() != 1 {
 		t.Fatalf("want exit 1, got %v\n%s", err, out)
 	}
-	want := "waggle: waggle needs root, or the CAP_BPF and CAP_PERFMON capabilities, to load eBPF programs (try sudo)\n"
+	want := "waggle: loading eBPF programs needs root, or the CAP_BPF and CAP_PERFMON capabilities (try sudo)\n"
 	if string(out) != want {
 		t.Errorf("got %q, want %q", out, want)
 	}
@@ -566,6 +604,25 @@ func TestRunPerCPUAndInterval(t *testing.T) {
 	// Printed at every interval and at exit: more than one @samples block.
 	if n := len(regexp.MustCompile(`(?m)^@samples\[`).FindAllString(r.stdout, -1)); n < 2 {
 		t.Errorf("--interval printed maps %d times\n%s", n, r)
+	}
+	// Each dump, the last included, starts with the time it was taken.
+	dumps := regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d\n(@[a-z]+\[[^\n]*\n)+`).FindAllString(r.stdout, -1)
+	if n := len(regexp.MustCompile(`(?m)^@total\[`).FindAllString(r.stdout, -1)); len(dumps) < 2 || n == 0 {
+		t.Errorf("%d dumps under a time header\n%s", len(dumps), r)
+	}
+	if !regexp.MustCompile(`^\d\d:\d\d:\d\d\n`).MatchString(r.stdout) {
+		t.Errorf("output does not start with a time header\n%s", r)
+	}
+	if last := strings.LastIndex(r.stdout, "\n\n"); last < 0 || !regexp.MustCompile(`^\n\n\d\d:\d\d:\d\d\n@`).MatchString(r.stdout[last:]) {
+		t.Errorf("the final dump has no time header\n%s", r)
+	}
+
+	r = waggle(t, "run", fixture("perf_event.bpf.o"), "--interval", "100ms", "-o", "json", "-c", busy)
+	if r.code != 0 {
+		t.Fatalf("waggle failed\n%s", r)
+	}
+	if n := len(regexp.MustCompile(`(?m)^\{"type": "time", "data": "\d\d:\d\d:\d\d"\}$`).FindAllString(r.stdout, -1)); n < 2 {
+		t.Errorf("%d time lines in JSON\n%s", n, r)
 	}
 }
 
@@ -624,5 +681,268 @@ func TestRunReportsLostPerfRecords(t *testing.T) {
 	got := strings.Count(r.stdout, "waggle-probe-")
 	if lost+got != 505 {
 		t.Errorf("%d records printed + %d reported lost != 505 sent", got, lost)
+	}
+}
+
+// pidsRunning lists the processes whose command line is exactly argv.
+func pidsRunning(t *testing.T, argv ...string) []int {
+	t.Helper()
+	want := strings.Join(argv, "\x00") + "\x00"
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		if b, err := os.ReadFile("/proc/" + d.Name() + "/cmdline"); err == nil && string(b) == want {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return !strings.HasPrefix(rest, "Z") && !strings.HasPrefix(rest, "X")
+}
+
+// The -c command does not outlive waggle, however waggle stops, as with
+// bpftrace.
+func TestRunKillsCommandWhenStopping(t *testing.T) {
+	requireKernel(t)
+	for _, how := range []string{"duration", "SIGINT", "SIGTERM"} {
+		t.Run(how, func(t *testing.T) {
+			// A duration nobody else uses marks our sleep.
+			secs := fmt.Sprintf("30.%d%d", os.Getpid(), time.Now().UnixNano()%1000000)
+			args := []string{"run", fixture("openat.bpf.o"), "--set", "target_pid=1", "-c", "sleep " + secs}
+			if how == "duration" {
+				args = append(args, "--duration", "1s")
+			}
+			bg := startWaggle(t, args...)
+			var pids []int
+			for i := 0; i < 100 && len(pids) == 0; i++ {
+				time.Sleep(10 * time.Millisecond)
+				pids = pidsRunning(t, "sleep", secs)
+			}
+			if len(pids) != 1 {
+				t.Fatalf("found %d processes running sleep %s", len(pids), secs)
+			}
+			switch how {
+			case "SIGINT":
+				bg.cmd.Process.Signal(syscall.SIGINT)
+			case "SIGTERM":
+				bg.cmd.Process.Signal(syscall.SIGTERM)
+			}
+			// The process only: cmd.Wait would also wait for the command,
+			// which holds waggle's stdout.
+			st, err := bg.cmd.Process.Wait()
+			if err != nil || !st.Success() {
+				t.Errorf("waggle: %v %v\n%s", st, err, bg.stderr)
+			}
+			if alive(pids[0]) {
+				syscall.Kill(pids[0], syscall.SIGKILL)
+				t.Errorf("the -c command (pid %d) still runs after waggle stopped by %s", pids[0], how)
+			}
+		})
+	}
+}
+
+// In JSON, an iterator's output is one line of JSON per run.
+func TestRunIteratorJSON(t *testing.T) {
+	requireKernel(t)
+	r := waggle(t, "run", fixture("iter.bpf.o"), "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("waggle failed\n%s", r)
+	}
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("%d lines of output, want one JSON line\n%.2000s", len(lines), r.stdout)
+	}
+	var it struct {
+		Type, Program, Data string
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &it); err != nil {
+		t.Fatalf("not JSON: %v\n%.500s", err, lines[0])
+	}
+	if it.Type != "iter" || it.Program != "dump_task" || !strings.HasPrefix(lines[0], `{"type": "iter", "program": "dump_task", "data": "`) {
+		t.Errorf("line %.200s", lines[0])
+	}
+	if !regexp.MustCompile(`(?m)^` + strconv.Itoa(os.Getpid()) + ` \S+$`).MatchString(it.Data) {
+		t.Errorf("no line for pid %d in the iterator's data", os.Getpid())
+	}
+}
+
+// tracefs is mounted only for objects that need it, and only once the
+// plan is made: not for network or cgroup programs, not for a run that
+// fails on a bad --attach.
+func TestRunMountsTracefsOnlyWhenNeeded(t *testing.T) {
+	requireKernel(t)
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Fatalf("needs unshare (util-linux): %v", err)
+	}
+	root, err := attach.CgroupV2Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// After waggle, the script says whether tracefs is mounted in the
+	// private mount namespace.
+	script := `umount /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug/tracing 2>/dev/null; umount /sys/kernel/debug 2>/dev/null; "$0" "$@"; st=$?; grep -q ' - tracefs ' /proc/self/mountinfo && echo TRACEFS-MOUNTED >&2; exit $st`
+	prefix := []string{"unshare", "--mount", "--propagation", "private", "sh", "-c", script}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		code  int
+		mount bool
+	}{
+		{"cgroup programs", []string{"run", fixture("cgroup.bpf.o"), "--cgroup", root, "--duration", "100ms"}, 0, false},
+		{"bad --attach", []string{"run", fixture("openat.bpf.o"), "--attach", "trace_openat=nogroup"}, 1, false},
+		{"tracepoint", []string{"run", fixture("openat.bpf.o"), "--duration", "100ms"}, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := waggleIn(t, prefix, tc.args...)
+			if r.code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s", r.code, tc.code, r)
+			}
+			said := strings.Contains(r.stderr, "waggle: mounted tracefs")
+			mounted := strings.Contains(r.stderr, "TRACEFS-MOUNTED")
+			if said != tc.mount || mounted != tc.mount {
+				t.Errorf("said it mounted tracefs: %v, tracefs mounted: %v; want %v\n%s", said, mounted, tc.mount, r)
+			}
+		})
+	}
+}
+
+// --event-type is checked before anything is loaded, and a type whose
+// size is not the records' is used with a warning.
+func TestRunEventTypeSize(t *testing.T) {
+	requireKernel(t)
+	bg := startWaggle(t, "run", fixture("openat.bpf.o"), "--set", fmt.Sprintf("target_pid=%d", os.Getpid()), "--event-type", "count_key")
+	openUnique(t, 3)
+	r := bg.stop(t)
+	if r.code != 0 {
+		t.Fatalf("waggle failed\n%s", r)
+	}
+	const warning = "waggle: events: struct count_key is 20 bytes, but a record is 156; printing the first 20 bytes of such records\n"
+	if n := strings.Count(r.stderr, warning); n != 1 {
+		t.Errorf("warned %d times, want once: %q\n%s", n, warning, r)
+	}
+	lines := strings.Split(r.stdout, "\n")
+	if !regexp.MustCompile(`^PID\s+COMM$`).MatchString(lines[0]) {
+		t.Errorf("header %q, want count_key's fields", lines[0])
+	}
+	if !regexp.MustCompile(`(?m)^` + strconv.Itoa(os.Getpid()) + `\s+\S`).MatchString(r.stdout) {
+		t.Errorf("no record decoded as count_key\n%s", r)
+	}
+}
+
+func TestEventPrinterSizeMismatch(t *testing.T) {
+	u32 := &btf.Int{Name: "u32", Size: 4}
+	big := &btf.Struct{Name: "big", Size: 16, Members: []btf.Member{{Name: "a", Type: u32}, {Name: "b", Type: u32, Offset: 32}, {Name: "c", Type: u32, Offset: 64}, {Name: "d", Type: u32, Offset: 96}}}
+	small := &btf.Struct{Name: "small", Size: 4, Members: []btf.Member{{Name: "a", Type: u32}}}
+	rec := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i + 1)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name       string
+		typ        btf.Type
+		perf       bool
+		size       int
+		wantOut    string
+		wantStderr string
+	}{
+		{"record too short", big, false, 8, "01 02 03 04 05 06 07 08\n01 02 03 04 05 06 07 08\n",
+			"waggle: events: struct big is 16 bytes, but a record is only 8; printing such records as hex\n"},
+		{"record longer", small, false, 8, "A\n67305985\n67305985\n",
+			"waggle: events: struct small is 4 bytes, but a record is 8; printing the first 4 bytes of such records\n"},
+		{"perf padding", small, true, 8, "A\n67305985\n67305985\n", ""},
+		{"beyond perf padding", small, true, 12, "A\n67305985\n67305985\n",
+			"waggle: events: struct small is 4 bytes, but a record is 12; printing the first 4 bytes of such records\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr strings.Builder
+			p := newEventPrinter(&stdout, &stderr, &ebpf.CollectionSpec{}, &runFlags{output: "text"}, tc.typ)
+			src := &session.EventSource{Name: "events", Perf: tc.perf}
+			for range 2 {
+				p.print(session.Event{Source: src, Data: rec(tc.size)})
+			}
+			if stdout.String() != tc.wantOut || stderr.String() != tc.wantStderr {
+				t.Errorf("stdout %q, stderr %q\nwant   %q, stderr %q", stdout.String(), stderr.String(), tc.wantOut, tc.wantStderr)
+			}
+		})
+	}
+}
+
+// A user's long --set or --attach value is quoted once in an error, and
+// only its first 64 bytes.
+func TestRunLongValuesEchoedOnce(t *testing.T) {
+	long := strings.Repeat("x", 120000)
+	cases := []struct {
+		name   string
+		kernel bool
+		args   []string
+	}{
+		{"--set integer", false, []string{"--set", "target_pid=" + long}},
+		{"--set string", false, []string{"--set", "tag=" + long}},
+		{"--set name", false, []string{"--set", long + "=1"}},
+		{"--set without =", false, []string{"--set", long}},
+		{"--attach without =", false, []string{"--attach", long}},
+		{"--attach program", true, []string{"--attach", long + "=a:b"}},
+		{"--attach tracepoint syntax", true, []string{"--attach", "trace_openat=" + long}},
+		{"--attach missing tracepoint", true, []string{"--attach", "trace_openat=syscalls:" + long}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.kernel {
+				requireKernel(t)
+			}
+			r := waggle(t, append([]string{"run", fixture("openat.bpf.o")}, c.args...)...)
+			if r.code != 1 {
+				t.Fatalf("exit %d\n%.2000s", r.code, r)
+			}
+			if len(r.stderr) > 400 || len(regexp.MustCompile(`x+\.\.\.`).FindAllString(r.stderr, -1)) != 1 || strings.Contains(r.stderr, strings.Repeat("x", 65)) {
+				t.Errorf("%d bytes of error: %.600s", len(r.stderr), r.stderr)
+			}
+		})
+	}
+	// Short values too are quoted once.
+	requireKernel(t)
+	for _, c := range [][]string{
+		{"--set", "target_pid=abcdef"},
+		{"--attach", "trace_openat=syscalls:sys_enter_nope"},
+		{"--attach", "trace_openat=nogroup"},
+	} {
+		r := waggle(t, append([]string{"run", fixture("openat.bpf.o")}, c...)...)
+		_, value, _ := strings.Cut(c[1], "=")
+		if value = strings.TrimPrefix(value, "syscalls:"); r.code != 1 || strings.Count(r.stderr, value) != 1 {
+			t.Errorf("%s %s: %q is not quoted once\n%s", c[0], c[1], value, r)
+		}
+	}
+}
+
+// --pid filters uprobes only: waggle says so when nothing else would use it.
+func TestRunPidWithoutUprobes(t *testing.T) {
+	requireKernel(t)
+	const warning = "waggle: --pid filters only uprobes, and this object attaches none\n"
+	r := waggle(t, "run", fixture("rawtp.bpf.o"), "--pid", "1", "--duration", "100ms")
+	if r.code != 0 || strings.Count(r.stderr, warning) != 1 {
+		t.Errorf("want the --pid warning once\n%s", r)
+	}
+	bin := buildTarget(t)
+	r = waggle(t, "run", fixture("uprobe.bpf.o"), "--only", "on_enter", "--attach", "on_enter="+bin+":waggle_target", "--pid", strconv.Itoa(os.Getpid()), "--duration", "100ms")
+	if r.code != 0 || strings.Contains(r.stderr, "--pid filters") {
+		t.Errorf("warned about --pid for an object with uprobes\n%s", r)
 	}
 }
