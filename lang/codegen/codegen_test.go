@@ -131,3 +131,32 @@ func TestSourcesCoverEveryInstruction(t *testing.T) {
 		off += int(in.Size() / asm.InstructionSize)
 	}
 }
+
+// FuzzCompile: whatever the checker accepts, the code generator compiles
+// without panicking. Seeds are the checker's (testdata/fuzz/FuzzCompile).
+func FuzzCompile(f *testing.F) {
+	f.Add([]byte(`BEGIN { @x[comm, 1] = count(); printf("%d %s\n", pid, comm); exit(); }`))
+	f.Add([]byte(`interval:ms:10 { $x = 1; while ($x < 10) { $x++; if ($x == 5) { break; } } @h = hist($x); @l = lhist($x, 0, 10, 1); }`))
+	f.Add([]byte(`BEGIN { $t = (1, "a", (2, "b")); print($t.2.1); @m[$t.0] = $t.1; delete(@m[1]); print(len(@m)); }`))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		prog, err := parser.Parse("fuzz.bt", src)
+		if err != nil {
+			return
+		}
+		// Stay hermetic: only probes that need no kernel lookups.
+		for _, p := range prog.Probes {
+			for _, ap := range p.Attach {
+				switch strings.ToLower(ap.Provider) {
+				case "begin", "end", "interval", "i", "profile", "p":
+				default:
+					return
+				}
+			}
+		}
+		info, err := sema.Check(prog, sema.Options{NCPUs: 2})
+		if err != nil {
+			return
+		}
+		Compile(info, Options{NCPUs: 2})
+	})
+}
