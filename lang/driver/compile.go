@@ -4,7 +4,6 @@
 package driver
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"runtime"
@@ -63,35 +62,10 @@ func compile(file string, src []byte, params []string, opts codegen.Options) (*c
 	return p, nil
 }
 
-// diagnostics turns checker errors into the parser's rendered form.
-func diagnostics(file string, src []byte, err error) error {
-	var list sema.ErrorList
-	var one *sema.Error
-	switch {
-	case errors.As(err, &list):
-	case errors.As(err, &one):
-		list = sema.ErrorList{one}
-	default:
-		return err
-	}
-	out := make(parser.ErrorList, 0, len(list))
-	for _, e := range list {
-		out = append(out, &parser.Error{File: file, Pos: e.Span.Start, End: e.Span.End, Msg: e.Msg, Line: sourceLine(src, e.Span.Start)})
-	}
-	return out
-}
+// diagnostics renders checker errors with the source line and a caret.
+func diagnostics(file string, src []byte, err error) error { return sema.Render(file, src, err) }
 
-func sourceLine(src []byte, p ast.Pos) string {
-	if p.Offset < 0 || p.Offset > len(src) {
-		return ""
-	}
-	start := bytes.LastIndexByte(src[:p.Offset], '\n') + 1
-	end := bytes.IndexByte(src[p.Offset:], '\n')
-	if end < 0 {
-		return string(src[start:])
-	}
-	return string(src[start : p.Offset+end])
-}
+func sourceLine(src []byte, p ast.Pos) string { return parser.SourceLine(src, p) }
 
 // explainLoadError names the probe and source position a verifier
 // rejection is about.

@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -84,4 +85,19 @@ func (l ErrorList) Err() error {
 		return nil
 	}
 	return l
+}
+
+// SourceLine returns the line of src that holds p, without its newline,
+// for errors found after parsing (by the checker, the code generator or
+// the kernel's verifier).
+func SourceLine(src []byte, p ast.Pos) string {
+	if p.Offset < 0 || p.Offset > len(src) {
+		return ""
+	}
+	start := bytes.LastIndexByte(src[:p.Offset], '\n') + 1
+	end := bytes.IndexByte(src[p.Offset:], '\n')
+	if end < 0 {
+		return string(src[start:])
+	}
+	return string(src[start : p.Offset+end])
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wagglebpf/waggle/attach"
 	"github.com/wagglebpf/waggle/lang/ast"
+	"github.com/wagglebpf/waggle/lang/parser"
 )
 
 // Config holds the settings a script may change with `config = { ... }`.
@@ -687,4 +688,23 @@ func (c *checker) tracepointField(name string) (*attach.TracepointField, error) 
 		}
 	}
 	return nil, fmt.Errorf("tracepoint %s:%s has no field %q; it has: %s", c.inst.Group, c.inst.Event, name, strings.Join(names, ", "))
+}
+
+// Render turns checker errors into the parser's error form, with the
+// source line and a caret under each span; other errors pass unchanged.
+func Render(file string, src []byte, err error) error {
+	var list ErrorList
+	var one *Error
+	switch {
+	case errors.As(err, &list):
+	case errors.As(err, &one):
+		list = ErrorList{one}
+	default:
+		return err
+	}
+	out := make(parser.ErrorList, 0, len(list))
+	for _, e := range list {
+		out = append(out, &parser.Error{File: file, Pos: e.Span.Start, End: e.Span.End, Msg: e.Msg, Line: parser.SourceLine(src, e.Span.Start)})
+	}
+	return out
 }

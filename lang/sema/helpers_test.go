@@ -1,8 +1,6 @@
 package sema
 
 import (
-	"bytes"
-	"errors"
 	"os"
 	"reflect"
 	"strings"
@@ -42,34 +40,7 @@ var defaultOpts = Options{NCPUs: 2}
 // source line and a caret, as lang/driver's diagnostics does for `waggle
 // trace` (copied here so that these tests do not depend on the driver,
 // which pulls in code generation and the kernel session).
-func render(file string, src []byte, err error) error {
-	var list ErrorList
-	var one *Error
-	switch {
-	case errors.As(err, &list):
-	case errors.As(err, &one):
-		list = ErrorList{one}
-	default:
-		return err
-	}
-	out := make(parser.ErrorList, 0, len(list))
-	for _, e := range list {
-		out = append(out, &parser.Error{File: file, Pos: e.Span.Start, End: e.Span.End, Msg: e.Msg, Line: sourceLine(src, e.Span.Start)})
-	}
-	return out
-}
-
-func sourceLine(src []byte, p ast.Pos) string {
-	if p.Offset < 0 || p.Offset > len(src) {
-		return ""
-	}
-	start := bytes.LastIndexByte(src[:p.Offset], '\n') + 1
-	end := bytes.IndexByte(src[p.Offset:], '\n')
-	if end < 0 {
-		return string(src[start:])
-	}
-	return string(src[start : p.Offset+end])
-}
+func render(file string, src []byte, err error) error { return Render(file, src, err) }
 
 // needTracefs skips a test that reads tracepoint formats unless tracefs
 // can be used: it is readable by root only, and EnsureTracefs mounts it
