@@ -19,7 +19,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newRunCommand(), newTraceCommand())
+	root.AddCommand(newVersionCommand(), newRunCommand(), newTraceCommand(), newVMCommand())
 	return root
 }
 
