@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/cilium/ebpf/asm"
 )
@@ -204,6 +205,8 @@ type Program struct {
 	code      []inst   // one entry per 8-byte slot, plus the opFallOff sentinel
 	runs      []uint32 // straight-line run length from each pc (budget accounting)
 	helperIDs []int32  // distinct helper ids called with opCall, by index
+	maps      []Map    // the map table that lddw src 1, 2, 5 and 6 index
+	funcs     []int32  // entry pcs named by lddw src 4, sorted (callbacks)
 }
 
 // Len returns the program's length in 8-byte instruction slots.
@@ -217,6 +220,15 @@ func (p *Program) HelperIDs() []int32 { return append([]int32(nil), p.helperIDs.
 // jump and call targets, and loads the result like [Load]. insns is not
 // modified.
 func LoadInstructions(insns asm.Instructions) (*Program, error) {
+	return LoadInstructionsWithMaps(insns, nil)
+}
+
+// LoadInstructionsWithMaps is [LoadInstructions] for programs that use
+// maps: every map load (asm.LoadMapPtr, asm.LoadMapValue) must carry a
+// reference, set with WithReference(name), to a map in maps. The
+// referenced maps become the program's map table, in order of first use,
+// as for [LoadWithMaps]. insns is not modified.
+func LoadInstructionsWithMaps(insns asm.Instructions, maps map[string]Map) (*Program, error) {
 	// Marshal writes resolved offsets back into the instructions it is
 	// given; work on a copy so that the caller's slice stays reusable.
 	cp := make(asm.Instructions, len(insns))
@@ -231,11 +243,15 @@ func LoadInstructions(insns asm.Instructions) (*Program, error) {
 			cp[i].Constant = int64(uint32(a) >> 8)
 		}
 	}
+	table, err := resolveMapReferences(cp, maps)
+	if err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
 	if err := cp.Marshal(&buf, binary.LittleEndian); err != nil {
 		return nil, fmt.Errorf("vm: marshal instructions: %w", err)
 	}
-	return Load(buf.Bytes())
+	return LoadWithMaps(buf.Bytes(), table)
 }
 
 // Raw opcode fields (RFC 9669 section 3).
@@ -320,6 +336,21 @@ var jmpOps = [16][2]uint8{
 // the kernel's sense (types, bounded loops, initialised reads): the
 // interpreter's run-time checks make that unnecessary for safety.
 func Load(code []byte) (*Program, error) {
+	return LoadWithMaps(code, nil)
+}
+
+// LoadWithMaps is [Load] for bytecode that refers to maps. maps is the
+// program's map table: the immediate of an lddw with src 1
+// (BPF_PSEUDO_MAP_FD) or 5 (BPF_PSEUDO_MAP_IDX) is an index into it, and
+// the instruction loads that map's handle, which the map helpers accept;
+// an lddw with src 2 (BPF_PSEUDO_MAP_VALUE) or 6 (BPF_PSEUDO_MAP_IDX_VALUE)
+// loads the address of byte imm2 (the second slot's immediate) of the value
+// of a single-entry array map, which is how .data, .rodata and .bss
+// globals are reached. Indices play the role the kernel gives to file
+// descriptors and fd_array slots, so that raw bytecode can be loaded
+// without a kernel. References are resolved here, once, into constants: a
+// program that uses maps runs exactly as fast as one that does not.
+func LoadWithMaps(code []byte, maps []Map) (*Program, error) {
 	if len(code)%8 != 0 {
 		return nil, &LoadError{PC: len(code) / 8, Msg: fmt.Sprintf("bytecode length %d is not a multiple of 8", len(code))}
 	}
@@ -330,7 +361,7 @@ func Load(code []byte) (*Program, error) {
 	if n > MaxInstructions {
 		return nil, &LoadError{PC: MaxInstructions, Msg: fmt.Sprintf("program has %d instructions, more than %d", n, MaxInstructions)}
 	}
-	p := &Program{code: make([]inst, n+1), runs: make([]uint32, n+1)}
+	p := &Program{code: make([]inst, n+1), runs: make([]uint32, n+1), maps: append([]Map(nil), maps...)}
 	second := make([]bool, n+1) // second slots of lddw, which nothing may jump to
 	helperIndex := map[int32]int{}
 	for pc := 0; pc < n; pc++ {
@@ -350,7 +381,15 @@ func Load(code []byte) (*Program, error) {
 				return nil, &LoadError{PC: pc, Msg: "lddw is missing its second slot"}
 			}
 			hi := binary.LittleEndian.Uint32(code[pc*8+12:])
-			in.imm = int64(uint64(hi)<<32 | uint64(uint32(in.imm)))
+			if in.src != 0 {
+				v, err := p.resolvePseudo(in.src, uint32(in.imm), hi, pc, n)
+				if err != nil {
+					return nil, err
+				}
+				in.imm, in.src = int64(v), 0
+			} else {
+				in.imm = int64(uint64(hi)<<32 | uint64(uint32(in.imm)))
+			}
 			second[pc+1] = true
 		}
 		if in.op == opCall {
@@ -387,6 +426,14 @@ func Load(code []byte) (*Program, error) {
 			return nil, &LoadError{PC: pc, Msg: fmt.Sprintf("jump target %d is the second slot of lddw", t)}
 		}
 	}
+
+	for _, t := range p.funcs {
+		if second[t] {
+			return nil, &LoadError{PC: int(t), Msg: fmt.Sprintf("function reference target %d is the second slot of lddw", t)}
+		}
+	}
+	slices.Sort(p.funcs)
+	p.funcs = slices.Compact(p.funcs)
 
 	// Straight-line run lengths, counted backwards: a run ends at any
 	// instruction that can transfer control elsewhere.
@@ -593,12 +640,10 @@ func decode(raw []byte, pc, n int) (inst, error) {
 			switch src {
 			case 0:
 				in.op = opLddw
-			case 1, 2, 5, 6:
-				return inst{}, &LoadError{PC: pc, Msg: fmt.Sprintf("lddw src %d: map references need maps (not supported yet)", src), Err: ErrNotSupported}
+			case 1, 2, 4, 5, 6: // map and function references, resolved by Load
+				in.op = opLddw
 			case 3:
 				return inst{}, &LoadError{PC: pc, Msg: "lddw src 3: BTF variable references are not supported yet", Err: ErrNotSupported}
-			case 4:
-				return inst{}, &LoadError{PC: pc, Msg: "lddw src 4: function references are not supported yet", Err: ErrNotSupported}
 			default:
 				return bad("invalid lddw source %d", src)
 			}

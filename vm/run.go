@@ -18,6 +18,11 @@ type HelperFunc func(env *Env, args [5]uint64) (uint64, error)
 type RunOptions struct {
 	Helpers  map[int32]HelperFunc // by the kernel's helper id
 	MaxSteps uint64               // instruction budget; 0 means a default of 1<<24
+	// CPU is the processor the run pretends to be on: it selects the
+	// value of per-CPU maps and the buffer of perf event arrays, so that
+	// an embedder can shard runs over goroutines as the kernel shards
+	// them over CPUs. It must be below the CPU count of the maps used.
+	CPU int
 }
 
 // Result describes a completed run.
@@ -46,6 +51,16 @@ func (p *Program) Execute(mem []byte, opts RunOptions) (Result, error) {
 	m.reset(p, mem, opts)
 	budget := clampSteps(opts.MaxSteps)
 	r0, left, err := m.exec(p, mem, budget)
+	// A successful tail call stops the program that made it (see
+	// helperTailCall); the next one runs here, with the same context and
+	// the rest of the budget, so that a chain of tail calls never nests.
+	for err == nil && m.tail != nil {
+		next := m.tail
+		m.tail = nil
+		m.env.stopped = false
+		m.bind(next)
+		r0, left, err = m.run(next, mem, left, 0, 0, [5]uint64{m.tailCtx, uint64(len(mem))})
+	}
 	return Result{R0: r0, Steps: uint64(budget - left)}, err
 }
 
@@ -70,6 +85,16 @@ type machine struct {
 	helpers []HelperFunc // resolved for this run, by Program.helperIDs index
 	opts    *RunOptions
 	env     Env
+
+	// State that helpers need and the interpreter keeps in locals: set
+	// around each helper call, not per instruction.
+	prog      *Program // the program running now (changes on tail calls)
+	mem       []byte
+	depth     int   // call depth of the frame that called the helper
+	left      int64 // budget left when the helper was called
+	tail      *Program
+	tailCtx   uint64
+	tailCalls int
 }
 
 var machinePool = sync.Pool{New: func() any {
@@ -85,12 +110,24 @@ func (m *machine) reset(p *Program, mem []byte, opts RunOptions) {
 	m.regions[0] = region{name: "stack", writable: true}
 	m.setStack(0)
 	m.regions[1] = region{base: MemAddr, data: mem, writable: true, name: "mem"}
-	m.helpers = m.helpers[:0]
-	for _, id := range p.helperIDs {
-		m.helpers = append(m.helpers, opts.Helpers[id])
-	}
 	m.opts = &opts
 	m.env.stopped = false
+	m.mem = mem
+	m.tail, m.tailCtx, m.tailCalls = nil, 0, 0
+	m.bind(p)
+}
+
+// bind makes p the running program: its helpers and the regions of its
+// maps' values.
+func (m *machine) bind(p *Program) {
+	m.prog = p
+	m.helpers = m.helpers[:0]
+	for _, id := range p.helperIDs {
+		m.helpers = append(m.helpers, m.opts.Helpers[id])
+	}
+	if len(p.maps) > 0 {
+		m.addMapRegions(p)
+	}
 }
 
 func (m *machine) release() {
@@ -100,6 +137,7 @@ func (m *machine) release() {
 	}
 	clear(m.helpers)
 	m.opts = nil
+	m.prog, m.mem, m.tail = nil, nil, nil
 	machinePool.Put(m)
 }
 
@@ -118,25 +156,35 @@ func (m *machine) setStack(depth int) {
 // jump-table dispatch per instruction. It returns r0, the unused budget and
 // the error, if any.
 func (m *machine) exec(p *Program, mem []byte, budget int64) (r0 uint64, left int64, err error) {
+	var r1 uint64
+	if len(mem) > 0 {
+		r1 = MemAddr
+	}
+	return m.run(p, mem, budget, 0, 0, [5]uint64{r1, uint64(len(mem))})
+}
+
+// run is the interpreter proper: it starts at pc start in a fresh frame at
+// call depth base with r1-r5 = args, and returns when that frame exits.
+// Base 0 is a whole program; a deeper base is a callback that a helper
+// calls (Env.CallLocal), which runs on the frames below the caller's.
+func (m *machine) run(p *Program, mem []byte, budget int64, start, base int, args [5]uint64) (r0 uint64, left int64, err error) {
 	code := p.code
 	var regs [16]uint64
-	if len(mem) > 0 {
-		regs[1] = MemAddr
-	}
-	regs[2] = uint64(len(mem))
-	regs[10] = stackTop
+	regs[1], regs[2], regs[3], regs[4], regs[5] = args[0], args[1], args[2], args[3], args[4]
+	regs[10] = stackTop - uint64(base)*StackSize
+	m.setStack(base)
 	lc := cache{base: m.regions[0].base, data: m.regions[0].data}
 	sc := lc
-	depth := 0
-	pc := 0
+	depth := base
+	pc := start
 	var (
 		fAddr uint64
 		fSize int
 		fKind string
 	)
-	left = budget - int64(p.runs[0])
+	left = budget - int64(p.runs[start])
 	if left < 0 {
-		pc = 1
+		pc = start + 1
 		goto budget
 	}
 	for {
@@ -848,10 +896,11 @@ func (m *machine) exec(p *Program, mem []byte, budget int64) (r0 uint64, left in
 			if h == nil {
 				return 0, left, unknownHelper(pc-1, int64(p.helperIDs[in.imm]))
 			}
-			r, e := m.call(h, &regs, pc-1)
+			r, l, e := m.call(h, &regs, pc-1, depth, left)
 			if e != nil {
-				return 0, left, e
+				return 0, l, e
 			}
+			left = l
 			regs[0] = r
 			if m.env.stopped {
 				return r, left + int64(p.runs[pc-1]-1), nil
@@ -862,10 +911,11 @@ func (m *machine) exec(p *Program, mem []byte, budget int64) (r0 uint64, left in
 			if h == nil || uint64(int64(int32(id))) != id {
 				return 0, left, unknownHelper(pc-1, int64(id))
 			}
-			r, e := m.call(h, &regs, pc-1)
+			r, l, e := m.call(h, &regs, pc-1, depth, left)
 			if e != nil {
-				return 0, left, e
+				return 0, l, e
 			}
+			left = l
 			regs[0] = r
 			if m.env.stopped {
 				return r, left + int64(p.runs[pc-1]-1), nil
@@ -887,7 +937,7 @@ func (m *machine) exec(p *Program, mem []byte, budget int64) (r0 uint64, left in
 			sc = lc
 			pc = int(in.off)
 		case opExit:
-			if depth == 0 {
+			if depth == base {
 				return regs[0], left, nil
 			}
 			depth--
@@ -930,12 +980,15 @@ func unknownHelper(pc int, id int64) error {
 
 // call runs a helper. It is out of line so that the interpreter loop keeps
 // its registers to itself.
-func (m *machine) call(h HelperFunc, regs *[16]uint64, pc int) (uint64, error) {
+func (m *machine) call(h HelperFunc, regs *[16]uint64, pc, depth int, left int64) (uint64, int64, error) {
+	// A helper may run a callback (Env.CallLocal), which needs to know
+	// where the caller's frames end and draws on the same budget.
+	m.depth, m.left = depth, left
 	r, err := h(&m.env, [5]uint64{regs[1], regs[2], regs[3], regs[4], regs[5]})
 	if err != nil {
-		return 0, &RunError{PC: pc, Err: err, msg: "helper: " + err.Error()}
+		return 0, m.left, &RunError{PC: pc, Err: err, msg: "helper: " + err.Error()}
 	}
-	return r, nil
+	return r, m.left, nil
 }
 
 // ldPacket implements the legacy LD_ABS and LD_IND loads: a big-endian

@@ -651,7 +651,7 @@ func TestLoadErrors(t *testing.T) {
 		{"jump into lddw", coreCat(coreRaw(0x05, 0, 0, 1, 0), coreLddw(0, 1), coreExit), "vm: pc 0: jump target 2 is the second slot of lddw"},
 		{"lddw cut short", coreCat(mov, coreExit, coreRaw(0x18, 0, 0, 0, 0)), "vm: pc 2: lddw is missing its second slot"},
 		{"lddw bad second slot", coreCat(coreRaw(0x18, 0, 0, 0, 0), coreRaw(0x07, 0, 0, 0, 0), coreExit), "vm: pc 1: second slot of lddw must have zero opcode, registers and offset"},
-		{"map reference", coreCat(coreRaw(0x18, 1, 1, 0, 3), coreRaw(0, 0, 0, 0, 0), coreExit), "vm: pc 0: lddw src 1: map references need maps (not supported yet)"},
+		{"map reference", coreCat(coreRaw(0x18, 1, 1, 0, 3), coreRaw(0, 0, 0, 0, 0), coreExit), "vm: pc 0: lddw src 1: map index 3, but the program has 0 maps"},
 		{"call target out", coreCat(coreRaw(0x85, 0, 1, 0, 9), coreExit), "vm: pc 0: call target 10 is outside the program (0-1)"},
 		{"falls through", coreCat(mov, mov), "vm: pc 1: last instruction must be exit or ja"},
 		{"bad movsx offset", coreCat(coreRaw(0xbf, 0, 1, 7, 0), coreExit), "vm: pc 0: invalid movsx offset 7"},
@@ -669,8 +669,8 @@ func TestLoadErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := vm.Load(coreCat(coreRaw(0x18, 1, 2, 0, 3), coreRaw(0, 0, 0, 0, 0), coreExit)); !errors.Is(err, vm.ErrNotSupported) {
-		t.Errorf("map value reference: %v, want ErrNotSupported", err)
+	if _, err := vm.Load(coreCat(coreRaw(0x18, 1, 2, 0, 3), coreRaw(0, 0, 0, 0, 0), coreExit)); !errors.Is(err, vm.ErrNoMap) {
+		t.Errorf("map value reference without maps: %v, want ErrNoMap", err)
 	}
 	// Division by a zero immediate is defined, so it loads.
 	if _, err := vm.Load(coreCat(coreRaw(0x37, 0, 0, 0, 0), coreExit)); err != nil {

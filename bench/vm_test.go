@@ -1,0 +1,257 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"golang.org/x/sys/unix"
+
+	"github.com/wagglebpf/waggle/internal/conformance"
+	"github.com/wagglebpf/waggle/internal/kerneltest"
+	"github.com/wagglebpf/waggle/vm"
+)
+
+// vmBench is one program of bench/vm/ with the memory it runs over and
+// the r0 it must return.
+type vmBench struct {
+	name string
+	mem  func() []byte
+	want uint64
+	// reset restores mem between runs for programs that depend on its
+	// starting contents (the sieve marks it).
+	reset bool
+}
+
+var vmBenches = []vmBench{
+	{name: "sieve", mem: func() []byte { return make([]byte, 1<<20) }, want: 82025, reset: true},
+	{name: "memcpy", mem: func() []byte { return vmPattern(2 << 20) }, want: 1 << 20},
+	{name: "strcmp", mem: vmStrings, want: 1<<64 - 1}, // 'a' - 'b'
+	{name: "switch", mem: func() []byte { return nil }, want: 4195874},
+	{name: "log2", mem: func() []byte { return nil }, want: 620025},
+	{name: "packet", mem: vmPackets, want: 378636961},
+}
+
+func vmPattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + i>>9)
+	}
+	return b
+}
+
+// vmStrings is two 512 KiB strings that differ in their last byte.
+func vmStrings() []byte {
+	const half = 512 << 10
+	b := make([]byte, 2*half)
+	for i := range half - 1 {
+		c := byte('a' + i%26)
+		b[i], b[half+i] = c, c
+	}
+	b[half-2], b[2*half-2] = 'a', 'b'
+	b[half-1], b[2*half-1] = 0, 0
+	return b
+}
+
+// vmPackets is 1 MiB of 128-byte packet slots: IPv4/TCP with and without
+// a VLAN tag and with IP options, and some UDP, IPv6 and ARP to skip.
+func vmPackets() []byte {
+	r := rand.New(rand.NewPCG(4, 4))
+	b := make([]byte, 1<<20)
+	for p := 0; p < len(b); p += 128 {
+		pkt := b[p : p+128]
+		off := 12
+		if r.IntN(4) == 0 {
+			binary.BigEndian.PutUint16(pkt[off:], 0x8100)
+			off += 4
+		}
+		kind := r.IntN(10)
+		etype := uint16(0x0800)
+		switch kind {
+		case 0:
+			etype = 0x86dd
+		case 1:
+			etype = 0x0806
+		}
+		binary.BigEndian.PutUint16(pkt[off:], etype)
+		ip := pkt[off+2:]
+		ihl := 5 + r.IntN(4)
+		ip[0] = 0x40 | byte(ihl)
+		ip[9] = 6
+		if kind == 2 {
+			ip[9] = 17
+		}
+		binary.BigEndian.PutUint16(ip[2:], uint16(ihl*4+20))
+		tcp := ip[ihl*4:]
+		binary.BigEndian.PutUint16(tcp[0:], uint16(r.IntN(65536)))
+		binary.BigEndian.PutUint16(tcp[2:], uint16(r.IntN(65536)))
+		tcp[12] = 5 << 4
+	}
+	return b
+}
+
+func vmProgram(tb testing.TB, name string) []byte {
+	src, err := os.ReadFile(filepath.Join("vm", name+".s"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	code, err := conformance.Assemble(string(src))
+	if err != nil {
+		tb.Fatalf("%s.s: %v", name, err)
+	}
+	return code
+}
+
+// TestVMPrograms checks that each benchmark program runs in the VM and
+// returns what it should, so that the benchmarks time correct code.
+func TestVMPrograms(t *testing.T) {
+	for _, bc := range vmBenches {
+		t.Run(bc.name, func(t *testing.T) {
+			p, err := vm.Load(vmProgram(t, bc.name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := p.Execute(bc.mem(), vm.RunOptions{MaxSteps: 1 << 40})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bc.want != 0 && res.R0 != bc.want {
+				t.Fatalf("r0 = %d, want %d", res.R0, bc.want)
+			}
+			t.Logf("r0 = %d, %d instructions", res.R0, res.Steps)
+		})
+	}
+}
+
+// BenchmarkVM runs each program of bench/vm/ in the interpreter and
+// reports millions of eBPF instructions per second.
+func BenchmarkVM(b *testing.B) {
+	for _, bc := range vmBenches {
+		b.Run(bc.name, func(b *testing.B) {
+			p, err := vm.Load(vmProgram(b, bc.name))
+			if err != nil {
+				b.Fatal(err)
+			}
+			mem := bc.mem()
+			orig := bytes.Clone(mem)
+			var steps uint64
+			for b.Loop() {
+				if bc.reset {
+					b.StopTimer()
+					copy(mem, orig)
+					b.StartTimer()
+				}
+				res, err := p.Execute(mem, vm.RunOptions{MaxSteps: 1 << 40})
+				if err != nil {
+					b.Fatal(err)
+				}
+				steps += res.Steps
+			}
+			b.ReportMetric(float64(steps)/b.Elapsed().Seconds()/1e6, "Minsn/s")
+			b.ReportMetric(float64(steps)/float64(b.N), "insn/op")
+		})
+	}
+}
+
+// vmKernelProg loads code as a sleepable BPF_PROG_TYPE_SYSCALL program,
+// whose test run gives r1 a pointer to the context bytes, as the VM gives
+// r1 the address of mem.
+func vmKernelProg(code []byte) (*ebpf.Program, error) {
+	var insns asm.Instructions
+	r := bytes.NewReader(code)
+	for r.Len() > 0 {
+		var ins asm.Instruction
+		if err := ins.Unmarshal(r, binary.LittleEndian, "linux"); err != nil {
+			return nil, err
+		}
+		insns = append(insns, ins)
+	}
+	return ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
+		Type: ebpf.Syscall, Flags: unix.BPF_F_SLEEPABLE, License: "GPL", Instructions: insns,
+	}, ebpf.ProgramOptions{LogSizeStart: 1 << 20})
+}
+
+// vmKernelTime is the mean wall time of one BPF_PROG_TEST_RUN of prog
+// over ctx. Syscall programs accept no repeat count, so each run is its
+// own bpf() call; the caller subtracts the time of an empty program.
+func vmKernelTime(b *testing.B, prog *ebpf.Program, ctx []byte) (time.Duration, uint32) {
+	opts := &ebpf.RunOptions{}
+	if len(ctx) > 0 {
+		opts.Context, opts.ContextOut = ctx, make([]byte, len(ctx))
+	}
+	r0, err := prog.Run(opts) // warm up
+	if err != nil {
+		b.Fatal(err)
+	}
+	const runs = 200
+	start := time.Now()
+	for range runs {
+		if _, err := prog.Run(opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(start) / runs, r0
+}
+
+// BenchmarkVMKernel runs the programs of bench/vm/ that the kernel's
+// verifier accepts as syscall programs (same bytecode, same context
+// bytes) through BPF_PROG_TEST_RUN, and reports the kernel JIT's speed in
+// millions of instructions per second, counting the instructions the VM
+// executes for the same input. Programs that index mem with a variable
+// offset are refused (the verifier allows only constant context offsets)
+// and are skipped with the verifier's reason.
+func BenchmarkVMKernel(b *testing.B) {
+	kerneltest.Require(b)
+	empty, err := vmKernelProg([]byte{0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer empty.Close()
+	for _, bc := range vmBenches {
+		b.Run(bc.name, func(b *testing.B) {
+			code := vmProgram(b, bc.name)
+			mem := bc.mem()
+			if len(mem) > 0xffff {
+				b.Skipf("%s needs %d bytes of context; a syscall program's test run takes at most 65535", bc.name, len(mem))
+			}
+			prog, err := vmKernelProg(code)
+			if err != nil {
+				var ve *ebpf.VerifierError
+				if errors.As(err, &ve) {
+					b.Skipf("the kernel rejects %s: %s", bc.name, strings.Join(ve.Log[max(0, len(ve.Log)-3):], " | "))
+				}
+				b.Skipf("the kernel rejects %s: %v", bc.name, err)
+			}
+			defer prog.Close()
+			p, err := vm.Load(code)
+			if err != nil {
+				b.Fatal(err)
+			}
+			res, err := p.Execute(bytes.Clone(mem), vm.RunOptions{MaxSteps: 1 << 40})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var total time.Duration
+			for b.Loop() {
+				base, _ := vmKernelTime(b, empty, mem)
+				d, r0 := vmKernelTime(b, prog, mem)
+				if r0 != uint32(res.R0) {
+					b.Fatalf("kernel r0 = %#x, VM r0 = %#x", r0, res.R0)
+				}
+				total += d - base
+			}
+			per := total / time.Duration(b.N)
+			b.ReportMetric(float64(res.Steps)/per.Seconds()/1e6, "Minsn/s")
+			b.ReportMetric(float64(per.Nanoseconds()), "ns/run")
+			b.ReportMetric(float64(res.Steps), "insn/op")
+		})
+	}
+}
