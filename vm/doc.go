@@ -18,6 +18,9 @@
 // A [*Program] is immutable after loading and may be run by several
 // goroutines at once; each run has its own registers, stack and regions.
 //
-// Not yet here (issue 4): maps and the map forms of lddw, the kernel's
-// helpers, tail calls, ELF loading, program contexts, the JIT.
+// Maps ([NewMap]) follow the kernel's semantics and are shared between
+// programs and Go; [MapHelpers] and [KernelHelpers] are the kernel's helpers
+// by id; [NewXDPContext], [NewSkBuffContext] and [RawContext] lay out
+// program contexts. Not yet here (issue 4): loading a whole ELF object with
+// its maps, `waggle vm test` over pcap files, the JIT (issue 7).
 package vm
