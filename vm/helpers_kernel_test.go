@@ -467,10 +467,18 @@ func TestTracePrintk(t *testing.T) {
 	}
 }
 
-func TestLoopNotSupported(t *testing.T) {
-	_, err := callHelper(t, vm.KernelHelpers(vm.HelperConfig{}), vm.HelperLoop, nil, 1, 0, 0, 0)
-	if !errors.Is(err, vm.ErrNotSupported) {
-		t.Errorf("bpf_loop: %v, want ErrNotSupported", err)
+func TestLoopArguments(t *testing.T) {
+	h := vm.KernelHelpers(vm.HelperConfig{})
+	// A callback that is not one of the program's functions stops it.
+	if _, err := callHelper(t, h, vm.HelperLoop, nil, 1, 0, 0, 0); err == nil || !strings.Contains(err.Error(), "is not the address of a function") {
+		t.Errorf("bpf_loop with a bad callback: %v", err)
+	}
+	// Flags and too many loops fail as in the kernel, before any call.
+	if r, err := callHelper(t, h, vm.HelperLoop, nil, 1, 0, 0, 1); err != nil || int64(r) != -22 {
+		t.Errorf("bpf_loop with flags: %d, %v; want -EINVAL", int64(r), err)
+	}
+	if r, err := callHelper(t, h, vm.HelperLoop, nil, 1<<23+1, 0, 0, 0); err != nil || int64(r) != -7 {
+		t.Errorf("bpf_loop with 1<<23+1 loops: %d, %v; want -E2BIG", int64(r), err)
 	}
 }
 
