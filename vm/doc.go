@@ -21,6 +21,7 @@
 // Maps ([NewMap]) follow the kernel's semantics and are shared between
 // programs and Go; [MapHelpers] and [KernelHelpers] are the kernel's helpers
 // by id; [NewXDPContext], [NewSkBuffContext] and [RawContext] lay out
-// program contexts. Not yet here (issue 4): loading a whole ELF object with
-// its maps, `waggle vm test` over pcap files, the JIT (issue 7).
+// program contexts; [LoadCollection] loads a whole clang-built object with
+// its maps and globals. Not yet here: CO-RE relocations for the VM, the
+// JIT (issue 7).
 package vm

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -12,12 +13,14 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/spf13/cobra"
+	"github.com/wagglebpf/waggle/btfprint"
 	"github.com/wagglebpf/waggle/vm"
 )
 
 type vmRunFlags struct {
 	prog   string
 	ctx    string
+	packet string
 	repeat int
 }
 
@@ -34,14 +37,20 @@ func newVMRunCommand() *cobra.Command {
 	var f vmRunFlags
 	cmd := &cobra.Command{
 		Use:   "run OBJECT.o|BYTECODE",
-		Short: "Run one program in the interpreter and print r0 and the time per run",
+		Short: "Run one program in the interpreter and print r0, the time per run and the maps it changed",
 		Long: `Run one eBPF program in waggle's user-space interpreter.
 
 The program is an ELF object (pick the program with --prog when it has several) or
 raw bytecode: 8-byte little-endian instructions, as a binary file or as hex text.
-The memory the program gets (r1 = its address, r2 = its length) comes from --ctx.`,
+An object's maps and global variables are created as the kernel would create them,
+and the maps the runs changed are printed afterwards, decoded through BTF.
+
+The program's input is either --ctx, a file whose bytes are its memory (r1 = their
+address, r2 = their length), or --packet, a file holding one packet from its
+Ethernet header, wrapped in the context the program's section calls for: struct
+xdp_md for xdp programs, struct __sk_buff for socket filters and tc programs.`,
 		Example: `  waggle vm run prog.bin --ctx input.bin --repeat 1000
-  waggle vm run filter.bpf.o --prog count --ctx packet.bin`,
+  waggle vm run net.bpf.o --prog xdp_count --packet frame.bin`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runVM(args[0], &f, cmd.OutOrStdout())
@@ -49,81 +58,347 @@ The memory the program gets (r1 = its address, r2 = its length) comes from --ctx
 	}
 	cmd.Flags().StringVar(&f.prog, "prog", "", "program to run from an ELF object")
 	cmd.Flags().StringVar(&f.ctx, "ctx", "", "file whose bytes are the program's memory (r1, r2)")
+	cmd.Flags().StringVar(&f.packet, "packet", "", "file holding a packet (from the Ethernet header) for an xdp, tc or socket program")
 	cmd.Flags().IntVar(&f.repeat, "repeat", 1, "run this many times and report the mean time per run")
 	return cmd
+}
+
+// vmInput is the input a program takes: raw memory or a packet in a context.
+type vmInput int
+
+const (
+	inputRaw vmInput = iota
+	inputXDP
+	inputTC
+	inputSocket
+)
+
+// vmInputOf tells which context a program of type t in section sec
+// takes over a packet.
+func vmInputOf(t ebpf.ProgramType, sec string) vmInput {
+	switch t {
+	case ebpf.XDP:
+		return inputXDP
+	case ebpf.SchedCLS, ebpf.SchedACT:
+		return inputTC
+	case ebpf.SocketFilter:
+		return inputSocket
+	}
+	switch {
+	case sec == "xdp" || strings.HasPrefix(sec, "xdp/") || strings.HasPrefix(sec, "xdp."):
+		return inputXDP
+	case sec == "tc" || strings.HasPrefix(sec, "tc/") || strings.HasPrefix(sec, "classifier") || strings.HasPrefix(sec, "tcx/"):
+		return inputTC
+	case sec == "socket" || strings.HasPrefix(sec, "socket/"):
+		return inputSocket
+	}
+	return inputRaw
+}
+
+// vmPacketContext wraps pkt in the context of kind.
+func vmPacketContext(kind vmInput, pkt []byte) (*vm.Context, error) {
+	if kind == inputXDP {
+		return vm.NewXDPContext(vm.XDPMD{Packet: pkt, IngressIfindex: 1})
+	}
+	skb := vm.SkBuff{Packet: pkt, IngressIfindex: 1, Ifindex: 1}
+	if len(pkt) >= 14 {
+		skb.Protocol = binary.BigEndian.Uint16(pkt[12:])
+	}
+	return vm.NewSkBuffContext(skb)
+}
+
+// vmVerdictName names r0 for packet programs, "" when it means nothing more
+// than its value.
+func vmVerdictName(kind vmInput, r0 uint64, pktLen int) string {
+	switch kind {
+	case inputXDP:
+		a := vm.XDPVerdict(r0)
+		if !a.Valid() {
+			return fmt.Sprintf("%v (invalid, the kernel takes it as %v)", a, a.Effective())
+		}
+		return a.String()
+	case inputTC:
+		names := map[int32]string{
+			vm.TCActUnspec: "TC_ACT_UNSPEC", vm.TCActOK: "TC_ACT_OK", vm.TCActReclassify: "TC_ACT_RECLASSIFY",
+			vm.TCActShot: "TC_ACT_SHOT", vm.TCActPipe: "TC_ACT_PIPE", vm.TCActStolen: "TC_ACT_STOLEN",
+			vm.TCActQueued: "TC_ACT_QUEUED", vm.TCActRepeat: "TC_ACT_REPEAT", vm.TCActRedirect: "TC_ACT_REDIRECT",
+		}
+		if n, ok := names[int32(r0)]; ok {
+			return n
+		}
+	case inputSocket:
+		if n := vm.SocketFilterVerdict(r0, pktLen); n == 0 {
+			return "drop"
+		} else {
+			return fmt.Sprintf("keep %d of %d bytes", n, pktLen)
+		}
+	}
+	return ""
 }
 
 func runVM(path string, f *vmRunFlags, out io.Writer) error {
 	if f.repeat < 1 {
 		return fmt.Errorf("--repeat %d: must be at least 1", f.repeat)
 	}
-	prog, err := loadVMProgram(path, f.prog)
+	if f.ctx != "" && f.packet != "" {
+		return fmt.Errorf("--ctx and --packet: give one or the other")
+	}
+	coll, prog, section, err := loadVMCollection(path, f.prog)
 	if err != nil {
 		return err
 	}
-	var mem []byte
-	if f.ctx != "" {
-		if mem, err = os.ReadFile(f.ctx); err != nil {
-			return err
+	var progType ebpf.ProgramType
+	if coll != nil {
+		for name, p := range coll.Programs {
+			if p == prog {
+				progType = coll.Spec.Programs[name].Type
+			}
 		}
 	}
+	kind := vmInputOf(progType, section)
+	var ctx *vm.Context
+	pktLen := 0
+	switch {
+	case f.packet != "":
+		if kind == inputRaw {
+			what := "raw bytecode"
+			if section != "" {
+				what = fmt.Sprintf("a program of section %q", section)
+			}
+			return fmt.Errorf("--packet: %s takes no packet; --packet works for xdp, socket (socket filter) and tc/classifier programs (use --ctx for raw memory)", what)
+		}
+		pkt, err := os.ReadFile(f.packet)
+		if err != nil {
+			return err
+		}
+		pktLen = len(pkt)
+		if ctx, err = vmPacketContext(kind, pkt); err != nil {
+			return fmt.Errorf("--packet %s: %w", f.packet, err)
+		}
+	case f.ctx != "":
+		mem, err := os.ReadFile(f.ctx)
+		if err != nil {
+			return err
+		}
+		ctx = vm.RawContext(mem)
+		kind = inputRaw
+	default:
+		ctx = vm.RawContext(nil)
+		kind = inputRaw
+	}
+
+	task := vm.HostTask()
+	helpers := vm.MapHelpers()
+	for id, h := range vm.KernelHelpers(vm.HelperConfig{Task: &task}) {
+		helpers[id] = h
+	}
+	for id, h := range ctx.Helpers() {
+		helpers[id] = h
+	}
+	var before map[string]map[string][]byte
+	if coll != nil {
+		before = snapshotVMMaps(coll)
+	}
+
 	// Each run gets a fresh copy: a program may write its memory.
+	mem := ctx.Mem
 	work := make([]byte, len(mem))
 	var res vm.Result
 	start := time.Now()
 	for i := 0; i < f.repeat; i++ {
 		copy(work, mem)
-		if res, err = prog.Execute(work, vm.RunOptions{}); err != nil {
+		if res, err = prog.Execute(work, vm.RunOptions{Helpers: helpers}); err != nil {
 			return err
 		}
 	}
 	elapsed := time.Since(start)
 	fmt.Fprintf(out, "r0: %#x (%d)\n", res.R0, int64(res.R0))
+	if v := vmVerdictName(kind, res.R0, pktLen); v != "" {
+		fmt.Fprintf(out, "verdict: %s\n", v)
+	}
 	fmt.Fprintf(out, "instructions: %d per run\n", res.Steps)
 	per := elapsed / time.Duration(f.repeat)
 	fmt.Fprintf(out, "time: %v per run (%d runs)\n", per, f.repeat)
 	if !bytes.Equal(work, mem) {
-		fmt.Fprintf(out, "memory: changed\n")
+		what := "memory"
+		if kind != inputRaw {
+			what = "packet"
+		}
+		fmt.Fprintf(out, "%s: changed\n", what)
+	}
+	if coll != nil {
+		return printChangedVMMaps(out, coll, before)
 	}
 	return nil
 }
 
+// snapshotVMMaps copies the entries of every map that has entries.
+func snapshotVMMaps(coll *vm.Collection) map[string]map[string][]byte {
+	snap := map[string]map[string][]byte{}
+	for name, m := range coll.Maps {
+		entries := map[string][]byte{}
+		_ = m.Iterate(func(k, v []byte) bool {
+			entries[string(k)] = v
+			return true
+		})
+		snap[name] = entries
+	}
+	return snap
+}
+
+// printChangedVMMaps prints the maps whose entries differ from before, and
+// the records waiting in ring buffers and perf event arrays.
+func printChangedVMMaps(out io.Writer, coll *vm.Collection, before map[string]map[string][]byte) error {
+	after := snapshotVMMaps(coll)
+	for _, name := range sortedKeys(coll.Maps) {
+		m := coll.Maps[name]
+		ms := coll.Spec.Maps[name]
+		switch rb := m.(type) {
+		case *vm.RingBufMap:
+			printVMRecords(out, coll.Spec, name, false, func() ([]byte, bool) { return rb.Read() })
+			if lost := rb.Lost(); lost > 0 {
+				fmt.Fprintf(out, "@%s: %d records lost (ring buffer full)\n", name, lost)
+			}
+			continue
+		case *vm.PerfEventArrayMap:
+			var lost uint64
+			printVMRecords(out, coll.Spec, name, true, func() ([]byte, bool) {
+				for {
+					r, ok := rb.Read()
+					if !ok {
+						return nil, false
+					}
+					if r.Sample == nil {
+						lost += r.LostSamples
+						continue
+					}
+					return r.Sample, true
+				}
+			})
+			if lost > 0 {
+				fmt.Fprintf(out, "@%s: %d samples lost\n", name, lost)
+			}
+			continue
+		}
+		if vmMapsEqual(before[name], after[name]) {
+			continue
+		}
+		spec := m.Spec()
+		perCPU := spec.Type == vm.PerCPUArray || spec.Type == vm.PerCPUHash
+		bm := btfprint.Map{
+			Name:   name,
+			Key:    ms.Key,
+			Value:  ms.Value,
+			PerCPU: perCPU,
+			Array:  spec.Type == vm.Array || spec.Type == vm.PerCPUArray,
+		}
+		keys := sortedKeys(after[name])
+		for _, k := range keys {
+			v := after[name][k]
+			e := btfprint.Entry{Key: []byte(k)}
+			if perCPU {
+				stride := (int(spec.ValueSize) + 7) &^ 7
+				for off := 0; off+stride <= len(v); off += stride {
+					e.Values = append(e.Values, v[off:off+int(spec.ValueSize)])
+				}
+			} else {
+				e.Values = [][]byte{v}
+			}
+			bm.Entries = append(bm.Entries, e)
+		}
+		if err := btfprint.PrintMap(out, bm, btfprint.MapOptions{}); err != nil {
+			return fmt.Errorf("map %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func vmMapsEqual(a, b map[string][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok || !bytes.Equal(v, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// printVMRecords prints the records next returns, as a table of the struct
+// BTF suggests for their size, or as hex.
+func printVMRecords(out io.Writer, spec *ebpf.CollectionSpec, name string, perf bool, next func() ([]byte, bool)) {
+	var tab *btfprint.EventTable
+	n := 0
+	for {
+		rec, ok := next()
+		if !ok {
+			break
+		}
+		if n == 0 {
+			fmt.Fprintf(out, "@%s: records\n", name)
+			if spec.Types != nil {
+				if t, err := btfprint.EventType(spec.Types, len(rec), perf); err == nil {
+					tab, _ = btfprint.NewEventTable(out, t)
+				}
+			}
+		}
+		n++
+		if tab != nil {
+			if err := tab.Write(rec); err == nil {
+				continue
+			}
+		}
+		fmt.Fprintln(out, btfprint.HexRecord(rec))
+	}
+}
+
 // loadVMProgram reads an ELF object's program or raw bytecode.
 func loadVMProgram(path, name string) (*vm.Program, error) {
+	_, p, _, err := loadVMCollection(path, name)
+	return p, err
+}
+
+// loadVMCollection loads an ELF object into the VM, with the maps and global
+// variables of its programs, and returns the program called name (which
+// may be empty when there is only one) and its section. For raw bytecode
+// (binary or hex text) the collection is nil and the section empty.
+func loadVMCollection(path, name string) (*vm.Collection, *vm.Program, string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, "", err
 	}
 	if bytes.HasPrefix(data, []byte("\x7fELF")) {
 		spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(data))
 		if err != nil {
-			return nil, fmt.Errorf("%s: not a usable BPF object: %w", path, err)
+			return nil, nil, "", fmt.Errorf("%s: not a usable BPF object: %w", path, err)
 		}
 		ps, err := pickProgram(spec, name)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, nil, "", fmt.Errorf("%s: %w", path, err)
 		}
-		p, err := vm.LoadInstructions(ps.Instructions)
+		coll, err := vm.LoadCollection(spec, vm.CollectionOptions{Programs: []string{ps.Name}})
 		if err != nil {
-			return nil, fmt.Errorf("%s: program %s: %w", path, ps.Name, err)
+			return nil, nil, "", fmt.Errorf("%s: %w", path, err)
 		}
-		return p, nil
+		return coll, coll.Programs[ps.Name], ps.SectionName, nil
 	}
 	code := data
 	if text := strings.Join(strings.Fields(string(data)), ""); len(text) > 0 && isHex(text) {
 		text = strings.ReplaceAll(text, "0x", "")
 		if code, err = hex.DecodeString(text); err != nil {
-			return nil, fmt.Errorf("%s: hex bytecode: %w", path, err)
+			return nil, nil, "", fmt.Errorf("%s: hex bytecode: %w", path, err)
 		}
 	}
 	if len(code) == 0 || len(code)%8 != 0 {
-		return nil, fmt.Errorf("%s: bytecode is %d bytes, not a whole number of 8-byte instructions", path, len(code))
+		return nil, nil, "", fmt.Errorf("%s: bytecode is %d bytes, not a whole number of 8-byte instructions", path, len(code))
 	}
 	p, err := vm.Load(code)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, "", fmt.Errorf("%s: %w", path, err)
 	}
-	return p, nil
+	return nil, p, "", nil
 }
 
 func isHex(s string) bool {

@@ -99,3 +99,88 @@ func TestVMRunBadInput(t *testing.T) {
 		}
 	}
 }
+
+// vmUDPFrame writes an Ethernet/IPv4/UDP frame to dport and returns its path.
+func vmUDPFrame(t *testing.T, dport uint16) string {
+	t.Helper()
+	f := make([]byte, 14+20+8+4)
+	binary.BigEndian.PutUint16(f[12:], 0x0800)
+	ip := f[14:]
+	ip[0] = 0x45
+	binary.BigEndian.PutUint16(ip[2:], uint16(len(f)-14))
+	ip[8] = 64
+	ip[9] = 17 // UDP
+	copy(ip[12:], []byte{10, 0, 0, 1, 10, 0, 0, 2})
+	binary.BigEndian.PutUint16(ip[20:], 5555)
+	binary.BigEndian.PutUint16(ip[22:], dport)
+	binary.BigEndian.PutUint16(ip[24:], 12)
+	copy(ip[28:], "ping")
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("udp%d.bin", dport))
+	if err := os.WriteFile(path, f, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestVMRunPacket(t *testing.T) {
+	match, other := vmUDPFrame(t, 4242), vmUDPFrame(t, 53)
+	for _, c := range []struct {
+		args []string
+		want []string
+		not  []string
+	}{
+		{[]string{"--prog", "xdp_count", "--packet", match}, []string{"r0: 0x2 (2)\n", "verdict: XDP_PASS\n", "@xdp_packets: 1\n", "(1 runs)\n"}, []string{"tc_packets"}},
+		{[]string{"--prog", "xdp_count", "--packet", match, "--repeat", "5"}, []string{"verdict: XDP_PASS\n", "@xdp_packets: 5\n", "(5 runs)\n"}, nil},
+		{[]string{"--prog", "xdp_count", "--packet", other}, []string{"verdict: XDP_PASS\n"}, []string{"@xdp_packets"}},
+		{[]string{"--prog", "tc_count", "--packet", match}, []string{"verdict: TC_ACT_OK\n", "@tc_packets: 1\n"}, []string{"xdp_packets"}},
+		{[]string{"--prog", "sock_count", "--packet", match, "--repeat", "3"}, []string{"verdict: keep 46 of 46 bytes\n", "@sock_packets: 3\n"}, nil},
+	} {
+		r := waggle(t, append([]string{"vm", "run", fixture("net.bpf.o")}, c.args...)...)
+		if r.code != 0 {
+			t.Fatalf("%v failed\n%s", c.args, r)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(r.stdout, w) {
+				t.Errorf("%v: output lacks %q\n%s", c.args, w, r)
+			}
+		}
+		for _, w := range c.not {
+			if strings.Contains(r.stdout, w) {
+				t.Errorf("%v: output has %q\n%s", c.args, w, r)
+			}
+		}
+	}
+}
+
+func TestVMRunPacketRefused(t *testing.T) {
+	pkt := vmUDPFrame(t, 4242)
+	r := waggle(t, "vm", "run", fixture("openat.bpf.o"), "--packet", pkt)
+	if r.code != 1 || !strings.Contains(r.stderr, `section "tracepoint/syscalls/sys_enter_openat" takes no packet`) ||
+		!strings.Contains(r.stderr, "xdp, socket") {
+		t.Errorf("--packet on a tracepoint program\n%s", r)
+	}
+	r = waggle(t, "vm", "run", fixture("net.bpf.o"), "--prog", "xdp_count", "--packet", pkt, "--ctx", pkt)
+	if r.code != 1 || !strings.Contains(r.stderr, "--ctx and --packet") {
+		t.Errorf("--ctx with --packet\n%s", r)
+	}
+}
+
+func TestVMRunTracepointMaps(t *testing.T) {
+	// A zeroed sys_enter record: the filename pointer is NULL, which
+	// probe_read_user_str reports and the program tolerates.
+	rec := filepath.Join(t.TempDir(), "rec.bin")
+	os.WriteFile(rec, make([]byte, 64), 0o644)
+	r := waggle(t, "vm", "run", fixture("openat.bpf.o"), "--ctx", rec, "--repeat", "2")
+	if r.code != 0 {
+		t.Fatalf("openat.bpf.o failed\n%s", r)
+	}
+	// The command runs in a child process named waggle, the current task.
+	for _, want := range []string{"r0: 0x0 (0)\n", "@counts[", ", waggle]: 2\n", "@events: records\n", "PID ", "FILENAME\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q\n%s", want, r)
+		}
+	}
+	if n := strings.Count(r.stdout, " waggle "); n != 2 {
+		t.Errorf("%d event rows, want 2\n%s", n, r)
+	}
+}
