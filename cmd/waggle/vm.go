@@ -29,7 +29,7 @@ func newVMCommand() *cobra.Command {
 		Use:   "vm",
 		Short: "Run eBPF programs in waggle's user-space runtime (no root, no kernel)",
 	}
-	cmd.AddCommand(newVMRunCommand())
+	cmd.AddCommand(newVMRunCommand(), newVMTestCommand())
 	return cmd
 }
 

@@ -1,0 +1,359 @@
+package main
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/spf13/cobra"
+	"github.com/wagglebpf/waggle/internal/pcap"
+	"github.com/wagglebpf/waggle/vm"
+)
+
+type vmTestFlags struct {
+	pcap     string
+	prog     string
+	typ      string
+	output   string
+	maxSteps uint64
+}
+
+func newVMTestCommand() *cobra.Command {
+	var f vmTestFlags
+	cmd := &cobra.Command{
+		Use:   "test PROGRAM.o|BYTECODE --pcap FILE",
+		Short: "Run a packet program over every packet of a capture and count its verdicts",
+		Long: `Run an XDP, socket-filter or tc program in waggle's user-space interpreter over
+every packet of a pcap or pcapng file, and print how many packets got each verdict.
+No root and no network interface are needed.
+
+The program type comes from --type, else from the ELF section name (xdp, socket, tc,
+classifier, ...); raw bytecode needs --type. XDP programs get a struct xdp_md with
+ingress_ifindex 1; socket filters and tc programs get a struct __sk_buff over the
+packet. Socket filters that use the legacy LD_ABS/LD_IND loads are run with the
+packet itself as their memory, as the VM's LD_ABS reads it.
+
+Only Ethernet captures (LINKTYPE_ETHERNET) can be run: packets of other link types
+(raw IP, Linux cooked captures, loopback) are counted as errors. A program fault on
+one packet is counted and does not stop the others; the first error of each kind
+is printed.`,
+		Example: `  waggle vm test filter.bpf.o --pcap trace.pcap
+  waggle vm test drop.bin --type xdp --pcap trace.pcapng -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runVMTest(args[0], &f, cmd.OutOrStdout())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.pcap, "pcap", "", "capture file (pcap or pcapng) whose packets are run")
+	fl.StringVar(&f.prog, "prog", "", "program to run from an ELF object")
+	fl.StringVar(&f.typ, "type", "", "program type: xdp, socket or tc (default: from the ELF section)")
+	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	fl.Uint64Var(&f.maxSteps, "max-steps", 0, "instruction budget per packet (0: the VM's default)")
+	return cmd
+}
+
+// vmTestKind is the context a packet program runs over, as --type
+// spells it; "" when the program is not one.
+type vmTestKind string
+
+const (
+	vmTestXDP    vmTestKind = "xdp"
+	vmTestSocket vmTestKind = "socket"
+	vmTestTC     vmTestKind = "tc"
+)
+
+// vmTestKindOf tells a packet program's kind from its type, else from
+// its libbpf section name.
+func vmTestKindOf(t ebpf.ProgramType, sec string) vmTestKind {
+	switch t {
+	case ebpf.XDP:
+		return vmTestXDP
+	case ebpf.SchedCLS, ebpf.SchedACT:
+		return vmTestTC
+	case ebpf.SocketFilter:
+		return vmTestSocket
+	}
+	first, _, _ := strings.Cut(sec, "/")
+	switch {
+	case first == "xdp" || strings.HasPrefix(first, "xdp."):
+		return vmTestXDP
+	case first == "socket":
+		return vmTestSocket
+	case first == "tc" || first == "tcx" || first == "classifier" || first == "action" ||
+		strings.HasPrefix(first, "tc.") || strings.HasPrefix(first, "tcx."):
+		return vmTestTC
+	}
+	return ""
+}
+
+// vmTestProgram is what runVMTest needs to know about the program.
+type vmTestProgram struct {
+	coll    *vm.Collection // nil for raw bytecode
+	prog    *vm.Program
+	kind    vmTestKind // from the ELF program type or section; "" for bytecode
+	section string     // "" for raw bytecode
+	legacy  bool       // uses LD_ABS/LD_IND
+}
+
+func loadVMTestProgram(path, name string) (*vmTestProgram, error) {
+	coll, prog, section, err := loadVMCollection(path, name)
+	if err != nil {
+		return nil, err
+	}
+	t := &vmTestProgram{coll: coll, prog: prog, section: section}
+	isLegacy := func(op asm.OpCode) bool {
+		return op.Class() == asm.LdClass && (op.Mode() == asm.AbsMode || op.Mode() == asm.IndMode)
+	}
+	if coll != nil {
+		var ps *ebpf.ProgramSpec
+		for n, p := range coll.Programs {
+			if p == prog {
+				ps = coll.Spec.Programs[n]
+			}
+		}
+		var typ ebpf.ProgramType
+		if ps != nil {
+			typ = ps.Type
+			for _, ins := range ps.Instructions {
+				t.legacy = t.legacy || isLegacy(ins.OpCode)
+			}
+		}
+		t.kind = vmTestKindOf(typ, section)
+		return t, nil
+	}
+	// Raw bytecode, which loadVMCollection has read and checked.
+	code, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if text := strings.Join(strings.Fields(string(code)), ""); len(text) > 0 && isHex(text) {
+		if code, err = hex.DecodeString(strings.ReplaceAll(text, "0x", "")); err != nil {
+			return nil, fmt.Errorf("%s: hex bytecode: %w", path, err)
+		}
+	}
+	for i := 0; i+8 <= len(code); i += 8 {
+		t.legacy = t.legacy || isLegacy(asm.OpCode(code[i]))
+	}
+	return t, nil
+}
+
+// vmTestResult is the outcome of a run over a capture; it is also the
+// JSON object that -o json prints.
+type vmTestResult struct {
+	Program    string           `json:"program"`
+	Type       string           `json:"type"`
+	Capture    string           `json:"capture"`
+	Packets    int              `json:"packets"`
+	Verdicts   map[string]int   `json:"verdicts"`
+	BytesKept  *int             `json:"bytes_kept,omitempty"` // socket filters
+	BytesTotal *int             `json:"bytes_total,omitempty"`
+	Errors     int              `json:"errors"`
+	ErrorKinds []vmTestErrorSum `json:"error_kinds"`
+
+	order map[string]int64 // verdict name -> sort key
+}
+
+// vmTestErrorSum counts one kind of error and keeps its first message.
+type vmTestErrorSum struct {
+	Kind  string `json:"kind"`
+	Count int    `json:"count"`
+	First string `json:"first"`
+}
+
+func (r *vmTestResult) verdict(name string, key int64) {
+	r.Verdicts[name]++
+	r.order[name] = key
+}
+
+func (r *vmTestResult) fail(index int, kind string, err error) {
+	r.Errors++
+	for i := range r.ErrorKinds {
+		if r.ErrorKinds[i].Kind == kind {
+			r.ErrorKinds[i].Count++
+			return
+		}
+	}
+	r.ErrorKinds = append(r.ErrorKinds, vmTestErrorSum{Kind: kind, Count: 1, First: fmt.Sprintf("packet %d: %v", index, err)})
+}
+
+// errorKind names the cause of a run error.
+func errorKind(err error) string {
+	for _, e := range []error{vm.ErrOutOfBounds, vm.ErrMisaligned, vm.ErrBudget, vm.ErrCallDepth,
+		vm.ErrUnknownHelper, vm.ErrFellOff, vm.ErrNotSupported} {
+		if errors.Is(err, e) {
+			return e.Error()
+		}
+	}
+	return "other"
+}
+
+func tcActName(v int32) string {
+	names := map[int32]string{
+		vm.TCActUnspec: "TC_ACT_UNSPEC", vm.TCActOK: "TC_ACT_OK", vm.TCActReclassify: "TC_ACT_RECLASSIFY",
+		vm.TCActShot: "TC_ACT_SHOT", vm.TCActPipe: "TC_ACT_PIPE", vm.TCActStolen: "TC_ACT_STOLEN",
+		vm.TCActQueued: "TC_ACT_QUEUED", vm.TCActRepeat: "TC_ACT_REPEAT", vm.TCActRedirect: "TC_ACT_REDIRECT",
+	}
+	if n, ok := names[v]; ok {
+		return n
+	}
+	return fmt.Sprintf("TC_ACT_UNKNOWN(%d)", v)
+}
+
+func runVMTest(path string, f *vmTestFlags, out io.Writer) error {
+	if f.output != "text" && f.output != "json" {
+		return fmt.Errorf("-o %s: expected text or json", f.output)
+	}
+	if f.pcap == "" {
+		return errors.New("--pcap FILE is required")
+	}
+	p, err := loadVMTestProgram(path, f.prog)
+	if err != nil {
+		return err
+	}
+	kind := p.kind
+	switch f.typ {
+	case "":
+		if kind == "" {
+			if p.section == "" {
+				return fmt.Errorf("%s: raw bytecode has no section to tell its type: pass --type xdp, socket or tc", path)
+			}
+			return fmt.Errorf("%s: section %q is not an XDP, socket-filter or tc program: pass --type xdp, socket or tc", path, p.section)
+		}
+	case "xdp":
+		kind = vmTestXDP
+	case "socket":
+		kind = vmTestSocket
+	case "tc":
+		kind = vmTestTC
+	default:
+		return fmt.Errorf("--type %s: expected xdp, socket or tc", f.typ)
+	}
+	file, err := os.Open(f.pcap)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	rd, err := pcap.Open(file)
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.pcap, err)
+	}
+
+	res := &vmTestResult{Program: path, Type: string(kind), Capture: f.pcap, Verdicts: map[string]int{},
+		ErrorKinds: []vmTestErrorSum{}, order: map[string]int64{}}
+	if kind == vmTestSocket {
+		res.BytesKept, res.BytesTotal = new(int), new(int)
+	}
+	helpers := vm.MapHelpers()
+	for id, h := range vm.KernelHelpers(vm.HelperConfig{}) {
+		helpers[id] = h
+	}
+	var before map[string]map[string][]byte
+	if p.coll != nil {
+		before = snapshotVMMaps(p.coll)
+	}
+	opts := vm.RunOptions{Helpers: helpers, MaxSteps: f.maxSteps}
+	for {
+		pkt, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.pcap, err)
+		}
+		res.Packets++
+		idx := res.Packets
+		if pkt.LinkType != pcap.LinkTypeEthernet {
+			res.fail(idx, "unsupported link type", fmt.Errorf("link type %s: only Ethernet captures can be run", pcap.LinkTypeName(pkt.LinkType)))
+			continue
+		}
+		var ctx *vm.Context
+		if kind == vmTestSocket && p.legacy {
+			// LD_ABS and LD_IND read the memory the program runs over.
+			ctx = vm.RawContext(append([]byte(nil), pkt.Data...))
+		} else {
+			ctx, err = vmTestContext(kind, pkt.Data)
+		}
+		if err != nil {
+			res.fail(idx, "context", err)
+			continue
+		}
+		for id, h := range ctx.Helpers() {
+			helpers[id] = h
+		}
+		r0, err := ctx.Run(p.prog, opts)
+		if err != nil {
+			res.fail(idx, errorKind(err), err)
+			continue
+		}
+		switch kind {
+		case vmTestXDP:
+			a := vm.XDPVerdict(r0)
+			res.verdict(a.String(), int64(a))
+		case vmTestTC:
+			v := int32(uint32(r0))
+			res.verdict(tcActName(v), int64(v))
+		case vmTestSocket:
+			n := vm.SocketFilterVerdict(r0, len(pkt.Data))
+			*res.BytesTotal += len(pkt.Data)
+			*res.BytesKept += n
+			if n == 0 {
+				res.verdict("dropped", 1)
+			} else {
+				res.verdict("kept", 0)
+			}
+		}
+	}
+	if f.output == "json" {
+		enc := json.NewEncoder(out)
+		return enc.Encode(res)
+	}
+	printVMTest(out, res)
+	if p.coll != nil {
+		return printChangedVMMaps(out, p.coll, before)
+	}
+	return nil
+}
+
+// vmTestContext wraps pkt in the context of kind.
+func vmTestContext(kind vmTestKind, pkt []byte) (*vm.Context, error) {
+	if kind == vmTestXDP {
+		return vm.NewXDPContext(vm.XDPMD{Packet: pkt, IngressIfindex: 1})
+	}
+	skb := vm.SkBuff{Packet: pkt, IngressIfindex: 1, Ifindex: 1}
+	if len(pkt) >= 14 {
+		skb.Protocol = binary.BigEndian.Uint16(pkt[12:])
+	}
+	return vm.NewSkBuffContext(skb)
+}
+
+func printVMTest(out io.Writer, res *vmTestResult) {
+	fmt.Fprintf(out, "packets: %d\n", res.Packets)
+	names := make([]string, 0, len(res.Verdicts))
+	width := 12
+	for n := range res.Verdicts {
+		names = append(names, n)
+		width = max(width, len(n)+1)
+	}
+	sort.Slice(names, func(i, j int) bool { return res.order[names[i]] < res.order[names[j]] })
+	for _, n := range names {
+		fmt.Fprintf(out, "%-*s %5d\n", width, n, res.Verdicts[n])
+	}
+	if res.BytesKept != nil {
+		fmt.Fprintf(out, "bytes kept: %d of %d\n", *res.BytesKept, *res.BytesTotal)
+	}
+	if res.Errors > 0 {
+		fmt.Fprintf(out, "errors: %d\n", res.Errors)
+		for _, e := range res.ErrorKinds {
+			fmt.Fprintf(out, "  %d %s, first: %s\n", e.Count, e.Kind, e.First)
+		}
+	}
+}
