@@ -36,13 +36,18 @@ type Context struct {
 // are visible); it aliases Mem.
 func (c *Context) Packet() []byte { return c.Mem[c.pkt:c.end:c.end] }
 
-// Run runs p over the context: r1 is the context's address.
-func (c *Context) Run(p *Program, opts RunOptions) (uint64, error) { return p.Run(c.Mem, opts) }
+// Run runs p over the context: r1 is the context's address. For __sk_buff
+// contexts, LD_ABS and LD_IND read the packet, as in the kernel.
+func (c *Context) Run(p *Program, opts RunOptions) (uint64, error) {
+	if c.skb && opts.Packet == nil {
+		opts.Packet = c.Packet()
+	}
+	return p.Run(c.Mem, opts)
+}
 
 // Helpers returns the helpers that belong to this kind of context, by
 // kernel id, to be merged into RunOptions.Helpers: for __sk_buff contexts,
-// bpf_skb_load_bytes (26), which is how socket filters read the packet
-// now that LD_ABS in the VM reads Mem (see [NewSkBuffContext]).
+// bpf_skb_load_bytes (26).
 func (c *Context) Helpers() map[int32]HelperFunc {
 	if !c.skb {
 		return map[int32]HelperFunc{}
@@ -219,12 +224,8 @@ type SkBuff struct {
 // NewSkBuffContext lays out struct __sk_buff over a copy of s.Packet, for
 // socket filters and tc programs. data and data_end point at the packet
 // (the kernel lets tc programs read them; socket filters may not, and use
-// LD_ABS or bpf_skb_load_bytes, see [Context.Helpers]).
-//
-// The legacy LD_ABS and LD_IND loads read the memory passed to Run, which
-// here starts with the context, not the packet: until RunOptions can name
-// the packet for them, socket filters that use LD_ABS must be run with a
-// [RawContext] of the packet instead.
+// LD_ABS or bpf_skb_load_bytes, see [Context.Helpers]). [Context.Run]
+// points LD_ABS and LD_IND at the packet.
 func NewSkBuffContext(s SkBuff) (*Context, error) {
 	c, err := layout(s.Packet, 0)
 	if err != nil {

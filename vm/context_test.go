@@ -336,3 +336,25 @@ func TestVerdicts(t *testing.T) {
 		}
 	}
 }
+
+// Through an __sk_buff context, LD_ABS reads the packet, not the struct.
+func TestSkBuffLdAbsReadsPacket(t *testing.T) {
+	pkt := make([]byte, 20)
+	binary.BigEndian.PutUint16(pkt[12:], 0x86dd)
+	ctx, err := vm.NewSkBuffContext(vm.SkBuff{Packet: pkt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := vm.LoadInstructions(asm.Instructions{
+		asm.Mov.Reg(asm.R6, asm.R1),
+		asm.LoadAbs(12, asm.Half),
+		asm.Return(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r0, err := ctx.Run(p, vm.RunOptions{})
+	if err != nil || r0 != 0x86dd {
+		t.Errorf("LD_ABS through __sk_buff = %#x, %v; want the EtherType 0x86dd", r0, err)
+	}
+}

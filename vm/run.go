@@ -23,6 +23,10 @@ type RunOptions struct {
 	// an embedder can shard runs over goroutines as the kernel shards
 	// them over CPUs. It must be below the CPU count of the maps used.
 	CPU int
+	// Packet, when set, is what the legacy LD_ABS and LD_IND loads read,
+	// as the kernel's read the skb's data; otherwise they read mem.
+	// [Context.Run] sets it for __sk_buff contexts.
+	Packet []byte
 }
 
 // Result describes a completed run.
@@ -952,7 +956,11 @@ func (m *machine) run(p *Program, mem []byte, budget int64, start, base int, arg
 			pc = f.ret
 
 		case opLdAbsB, opLdAbsH, opLdAbsW, opLdIndB, opLdIndH, opLdIndW:
-			v, ok := ldPacket(in, &regs, mem)
+			pkt := mem
+			if m.opts.Packet != nil {
+				pkt = m.opts.Packet
+			}
+			v, ok := ldPacket(in, &regs, pkt)
 			if !ok {
 				// The kernel ends a socket filter that reads past the
 				// packet with a return value of 0 (drop).

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
 	"github.com/spf13/cobra"
 	"github.com/wagglebpf/waggle/internal/pcap"
 	"github.com/wagglebpf/waggle/vm"
@@ -38,8 +36,7 @@ No root and no network interface are needed.
 The program type comes from --type, else from the ELF section name (xdp, socket, tc,
 classifier, ...); raw bytecode needs --type. XDP programs get a struct xdp_md with
 ingress_ifindex 1; socket filters and tc programs get a struct __sk_buff over the
-packet. Socket filters that use the legacy LD_ABS/LD_IND loads are run with the
-packet itself as their memory, as the VM's LD_ABS reads it.
+packet, which the legacy LD_ABS/LD_IND loads read as in the kernel.
 
 Only Ethernet captures (LINKTYPE_ETHERNET) can be run: packets of other link types
 (raw IP, Linux cooked captures, loopback) are counted as errors. A program fault on
@@ -101,7 +98,6 @@ type vmTestProgram struct {
 	prog    *vm.Program
 	kind    vmTestKind // from the ELF program type or section; "" for bytecode
 	section string     // "" for raw bytecode
-	legacy  bool       // uses LD_ABS/LD_IND
 }
 
 func loadVMTestProgram(path, name string) (*vmTestProgram, error) {
@@ -110,9 +106,6 @@ func loadVMTestProgram(path, name string) (*vmTestProgram, error) {
 		return nil, err
 	}
 	t := &vmTestProgram{coll: coll, prog: prog, section: section}
-	isLegacy := func(op asm.OpCode) bool {
-		return op.Class() == asm.LdClass && (op.Mode() == asm.AbsMode || op.Mode() == asm.IndMode)
-	}
 	if coll != nil {
 		var ps *ebpf.ProgramSpec
 		for n, p := range coll.Programs {
@@ -123,25 +116,8 @@ func loadVMTestProgram(path, name string) (*vmTestProgram, error) {
 		var typ ebpf.ProgramType
 		if ps != nil {
 			typ = ps.Type
-			for _, ins := range ps.Instructions {
-				t.legacy = t.legacy || isLegacy(ins.OpCode)
-			}
 		}
 		t.kind = vmTestKindOf(typ, section)
-		return t, nil
-	}
-	// Raw bytecode, which loadVMCollection has read and checked.
-	code, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if text := strings.Join(strings.Fields(string(code)), ""); len(text) > 0 && isHex(text) {
-		if code, err = hex.DecodeString(strings.ReplaceAll(text, "0x", "")); err != nil {
-			return nil, fmt.Errorf("%s: hex bytecode: %w", path, err)
-		}
-	}
-	for i := 0; i+8 <= len(code); i += 8 {
-		t.legacy = t.legacy || isLegacy(asm.OpCode(code[i]))
 	}
 	return t, nil
 }
@@ -275,13 +251,7 @@ func runVMTest(path string, f *vmTestFlags, out io.Writer) error {
 			res.fail(idx, "unsupported link type", fmt.Errorf("link type %s: only Ethernet captures can be run", pcap.LinkTypeName(pkt.LinkType)))
 			continue
 		}
-		var ctx *vm.Context
-		if kind == vmTestSocket && p.legacy {
-			// LD_ABS and LD_IND read the memory the program runs over.
-			ctx = vm.RawContext(append([]byte(nil), pkt.Data...))
-		} else {
-			ctx, err = vmTestContext(kind, pkt.Data)
-		}
+		ctx, err := vmTestContext(kind, pkt.Data)
 		if err != nil {
 			res.fail(idx, "context", err)
 			continue
