@@ -244,6 +244,9 @@ func (c *checker) checkInstance(inst *Instance) {
 	c.block(inst.Probe.Body)
 }
 
+// errType marks a variable whose assigned value had an error.
+var errType = &ast.Type{Kind: ast.KindNone}
+
 func (c *checker) push() { c.scopes = append(c.scopes, map[string]*ast.Type{}) }
 func (c *checker) pop()  { c.scopes = c.scopes[:len(c.scopes)-1] }
 
@@ -404,6 +407,11 @@ func (c *checker) assign(s *ast.AssignStmt) {
 	case *ast.VarExpr:
 		vt := c.expr(s.Value)
 		if vt == nil {
+			// The value's error is reported; later uses of the variable
+			// are not reported again as undefined.
+			if c.lookupVar(target.Name) == nil {
+				c.setVar(target.Name, errType)
+			}
 			return
 		}
 		if vt.Kind == ast.KindNone || vt.IsAggregation() {

@@ -39,6 +39,9 @@ func (c *checker) incdec(e *ast.Unary) *ast.Type {
 			c.errorf(x, "undefined variable %s", x.Name)
 			return nil
 		}
+		if t == errType {
+			return nil
+		}
 		if !isInt(t) {
 			c.errorf(e, "%s needs an integer, not %s", e.Op, t)
 			return nil
@@ -82,6 +85,9 @@ func (c *checker) expr(e ast.Expr) *ast.Type {
 		t := c.lookupVar(e.Name)
 		if t == nil {
 			c.errorf(e, "undefined variable %s", e.Name)
+			return nil
+		}
+		if t == errType {
 			return nil
 		}
 		return c.set(e, t)
