@@ -73,8 +73,13 @@ const (
 	inputSocket
 )
 
-// vmInputOf tells which context a program of type t in section sec
-// takes over a packet.
+// String is the name --type uses for the input, "" for raw memory.
+func (k vmInput) String() string {
+	return [...]string{inputRaw: "", inputXDP: "xdp", inputTC: "tc", inputSocket: "socket"}[k]
+}
+
+// vmInputOf tells which context a program of type t takes over a packet,
+// from its program type, else from its libbpf section name.
 func vmInputOf(t ebpf.ProgramType, sec string) vmInput {
 	switch t {
 	case ebpf.XDP:
@@ -84,13 +89,15 @@ func vmInputOf(t ebpf.ProgramType, sec string) vmInput {
 	case ebpf.SocketFilter:
 		return inputSocket
 	}
+	first, _, _ := strings.Cut(strings.TrimPrefix(sec, "?"), "/")
 	switch {
-	case sec == "xdp" || strings.HasPrefix(sec, "xdp/") || strings.HasPrefix(sec, "xdp."):
+	case first == "xdp" || strings.HasPrefix(first, "xdp."):
 		return inputXDP
-	case sec == "tc" || strings.HasPrefix(sec, "tc/") || strings.HasPrefix(sec, "classifier") || strings.HasPrefix(sec, "tcx/"):
-		return inputTC
-	case sec == "socket" || strings.HasPrefix(sec, "socket/"):
+	case first == "socket":
 		return inputSocket
+	case first == "tc" || first == "tcx" || first == "classifier" || first == "action" ||
+		strings.HasPrefix(first, "tc.") || strings.HasPrefix(first, "tcx."):
+		return inputTC
 	}
 	return inputRaw
 }

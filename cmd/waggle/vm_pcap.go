@@ -1,14 +1,12 @@
 package main
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sort"
-	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/spf13/cobra"
@@ -58,46 +56,12 @@ is printed.`,
 	return cmd
 }
 
-// vmTestKind is the context a packet program runs over, as --type
-// spells it; "" when the program is not one.
-type vmTestKind string
-
-const (
-	vmTestXDP    vmTestKind = "xdp"
-	vmTestSocket vmTestKind = "socket"
-	vmTestTC     vmTestKind = "tc"
-)
-
-// vmTestKindOf tells a packet program's kind from its type, else from
-// its libbpf section name.
-func vmTestKindOf(t ebpf.ProgramType, sec string) vmTestKind {
-	switch t {
-	case ebpf.XDP:
-		return vmTestXDP
-	case ebpf.SchedCLS, ebpf.SchedACT:
-		return vmTestTC
-	case ebpf.SocketFilter:
-		return vmTestSocket
-	}
-	first, _, _ := strings.Cut(sec, "/")
-	switch {
-	case first == "xdp" || strings.HasPrefix(first, "xdp."):
-		return vmTestXDP
-	case first == "socket":
-		return vmTestSocket
-	case first == "tc" || first == "tcx" || first == "classifier" || first == "action" ||
-		strings.HasPrefix(first, "tc.") || strings.HasPrefix(first, "tcx."):
-		return vmTestTC
-	}
-	return ""
-}
-
 // vmTestProgram is what runVMTest needs to know about the program.
 type vmTestProgram struct {
 	coll    *vm.Collection // nil for raw bytecode
 	prog    *vm.Program
-	kind    vmTestKind // from the ELF program type or section; "" for bytecode
-	section string     // "" for raw bytecode
+	kind    vmInput // from the ELF program type or section; inputRaw for bytecode
+	section string  // "" for raw bytecode
 }
 
 func loadVMTestProgram(path, name string) (*vmTestProgram, error) {
@@ -117,7 +81,7 @@ func loadVMTestProgram(path, name string) (*vmTestProgram, error) {
 		if ps != nil {
 			typ = ps.Type
 		}
-		t.kind = vmTestKindOf(typ, section)
+		t.kind = vmInputOf(typ, section)
 	}
 	return t, nil
 }
@@ -198,18 +162,18 @@ func runVMTest(path string, f *vmTestFlags, out io.Writer) error {
 	kind := p.kind
 	switch f.typ {
 	case "":
-		if kind == "" {
+		if kind == inputRaw {
 			if p.section == "" {
 				return fmt.Errorf("%s: raw bytecode has no section to tell its type: pass --type xdp, socket or tc", path)
 			}
 			return fmt.Errorf("%s: section %q is not an XDP, socket-filter or tc program: pass --type xdp, socket or tc", path, p.section)
 		}
 	case "xdp":
-		kind = vmTestXDP
+		kind = inputXDP
 	case "socket":
-		kind = vmTestSocket
+		kind = inputSocket
 	case "tc":
-		kind = vmTestTC
+		kind = inputTC
 	default:
 		return fmt.Errorf("--type %s: expected xdp, socket or tc", f.typ)
 	}
@@ -223,9 +187,9 @@ func runVMTest(path string, f *vmTestFlags, out io.Writer) error {
 		return fmt.Errorf("%s: %w", f.pcap, err)
 	}
 
-	res := &vmTestResult{Program: path, Type: string(kind), Capture: f.pcap, Verdicts: map[string]int{},
+	res := &vmTestResult{Program: path, Type: kind.String(), Capture: f.pcap, Verdicts: map[string]int{},
 		ErrorKinds: []vmTestErrorSum{}, order: map[string]int64{}}
-	if kind == vmTestSocket {
+	if kind == inputSocket {
 		res.BytesKept, res.BytesTotal = new(int), new(int)
 	}
 	helpers := vm.MapHelpers()
@@ -251,7 +215,7 @@ func runVMTest(path string, f *vmTestFlags, out io.Writer) error {
 			res.fail(idx, "unsupported link type", fmt.Errorf("link type %s: only Ethernet captures can be run", pcap.LinkTypeName(pkt.LinkType)))
 			continue
 		}
-		ctx, err := vmTestContext(kind, pkt.Data)
+		ctx, err := vmPacketContext(kind, pkt.Data)
 		if err != nil {
 			res.fail(idx, "context", err)
 			continue
@@ -265,13 +229,13 @@ func runVMTest(path string, f *vmTestFlags, out io.Writer) error {
 			continue
 		}
 		switch kind {
-		case vmTestXDP:
+		case inputXDP:
 			a := vm.XDPVerdict(r0)
 			res.verdict(a.String(), int64(a))
-		case vmTestTC:
+		case inputTC:
 			v := int32(uint32(r0))
 			res.verdict(tcActName(v), int64(v))
-		case vmTestSocket:
+		case inputSocket:
 			n := vm.SocketFilterVerdict(r0, len(pkt.Data))
 			*res.BytesTotal += len(pkt.Data)
 			*res.BytesKept += n
@@ -291,18 +255,6 @@ func runVMTest(path string, f *vmTestFlags, out io.Writer) error {
 		return printChangedVMMaps(out, p.coll, before)
 	}
 	return nil
-}
-
-// vmTestContext wraps pkt in the context of kind.
-func vmTestContext(kind vmTestKind, pkt []byte) (*vm.Context, error) {
-	if kind == vmTestXDP {
-		return vm.NewXDPContext(vm.XDPMD{Packet: pkt, IngressIfindex: 1})
-	}
-	skb := vm.SkBuff{Packet: pkt, IngressIfindex: 1, Ifindex: 1}
-	if len(pkt) >= 14 {
-		skb.Protocol = binary.BigEndian.Uint16(pkt[12:])
-	}
-	return vm.NewSkBuffContext(skb)
 }
 
 func printVMTest(out io.Writer, res *vmTestResult) {
