@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -34,10 +35,27 @@ type vmBench struct {
 var vmBenches = []vmBench{
 	{name: "sieve", mem: func() []byte { return make([]byte, 1<<20) }, want: 82025, reset: true},
 	{name: "memcpy", mem: func() []byte { return vmPattern(2 << 20) }, want: 1 << 20},
-	{name: "strcmp", mem: vmStrings, want: 1<<64 - 1}, // 'a' - 'b'
+	{name: "strcmp", mem: func() []byte { return vmStrings(1 << 20) }, want: 1<<64 - 1}, // 'a' - 'b'
 	{name: "switch", mem: func() []byte { return nil }, want: 4195874},
 	{name: "log2", mem: func() []byte { return nil }, want: 620025},
-	{name: "packet", mem: vmPackets, want: 378636961},
+	{name: "packet", mem: func() []byte { return vmPackets(1 << 20) }, want: 378636961},
+}
+
+// vmXDPSize is the input size of the XDP runs: an XDP test run's packet
+// must fit in a page after 256 bytes of headroom and the skb_shared_info
+// tailroom (3,520 bytes with 4 KiB pages); 3,456 is 27 packet slots and
+// a multiple of 64 for memcpy.
+const vmXDPSize = 3456
+
+// vmSmallBenches are the programs of vmBenches over vmXDPSize bytes (the
+// ones that read mem), for the like-for-like VM / kernel XDP comparison.
+var vmSmallBenches = []vmBench{
+	{name: "sieve", mem: func() []byte { return make([]byte, vmXDPSize) }, want: 482, reset: true},
+	{name: "memcpy", mem: func() []byte { return vmPattern(vmXDPSize) }, want: vmXDPSize / 2},
+	{name: "strcmp_kernel", mem: func() []byte { return vmStrings(vmXDPSize) }, want: 1<<64 - 1},
+	{name: "switch", mem: func() []byte { return nil }, want: 4195874},
+	{name: "log2", mem: func() []byte { return nil }, want: 620025},
+	{name: "packet", mem: func() []byte { return vmPackets(vmXDPSize) }, want: 1527767},
 }
 
 func vmPattern(n int) []byte {
@@ -48,9 +66,9 @@ func vmPattern(n int) []byte {
 	return b
 }
 
-// vmStrings is two 512 KiB strings that differ in their last byte.
-func vmStrings() []byte {
-	const half = 512 << 10
+// vmStrings is two n/2-byte strings that differ in their last byte.
+func vmStrings(n int) []byte {
+	half := n / 2
 	b := make([]byte, 2*half)
 	for i := range half - 1 {
 		c := byte('a' + i%26)
@@ -61,11 +79,12 @@ func vmStrings() []byte {
 	return b
 }
 
-// vmPackets is 1 MiB of 128-byte packet slots: IPv4/TCP with and without
-// a VLAN tag and with IP options, and some UDP, IPv6 and ARP to skip.
-func vmPackets() []byte {
+// vmPackets is n bytes of 128-byte packet slots: IPv4/TCP with and
+// without a VLAN tag and with IP options, and some UDP, IPv6 and ARP to
+// skip. A shorter buffer is a prefix of a longer one.
+func vmPackets(n int) []byte {
 	r := rand.New(rand.NewPCG(4, 4))
-	b := make([]byte, 1<<20)
+	b := make([]byte, n)
 	for p := 0; p < len(b); p += 128 {
 		pkt := b[p : p+128]
 		off := 12
@@ -113,7 +132,12 @@ func vmProgram(tb testing.TB, name string) []byte {
 // TestVMPrograms checks that each benchmark program runs in the VM and
 // returns what it should, so that the benchmarks time correct code.
 func TestVMPrograms(t *testing.T) {
-	for _, bc := range vmBenches {
+	testVMPrograms(t, vmBenches)
+	t.Run("small", func(t *testing.T) { testVMPrograms(t, vmSmallBenches) })
+}
+
+func testVMPrograms(t *testing.T, benches []vmBench) {
+	for _, bc := range benches {
 		t.Run(bc.name, func(t *testing.T) {
 			p, err := vm.Load(vmProgram(t, bc.name))
 			if err != nil {
@@ -134,7 +158,17 @@ func TestVMPrograms(t *testing.T) {
 // BenchmarkVM runs each program of bench/vm/ in the interpreter and
 // reports millions of eBPF instructions per second.
 func BenchmarkVM(b *testing.B) {
-	for _, bc := range vmBenches {
+	benchmarkVM(b, vmBenches)
+}
+
+// BenchmarkVMSmall is BenchmarkVM over the vmXDPSize-byte inputs of
+// BenchmarkVMKernelXDP.
+func BenchmarkVMSmall(b *testing.B) {
+	benchmarkVM(b, vmSmallBenches)
+}
+
+func benchmarkVM(b *testing.B, benches []vmBench) {
+	for _, bc := range benches {
 		b.Run(bc.name, func(b *testing.B) {
 			p, err := vm.Load(vmProgram(b, bc.name))
 			if err != nil {
@@ -321,4 +355,116 @@ func BenchmarkVMHashMap(b *testing.B) {
 	}
 	b.ReportMetric(float64(steps)/b.Elapsed().Seconds()/1e6, "Minsn/s")
 	b.ReportMetric(float64(b.N)*100000/b.Elapsed().Seconds()/1e6, "Mlookups/s")
+}
+
+// vmXDPProgram is name's program as an XDP program over a packet of n
+// bytes: a prologue loads data and data_end from the xdp_md context,
+// refuses a packet shorter than n (one check, after which the verifier
+// knows n bytes from data are readable and writable) and sets r1 = data,
+// r2 = n, as the VM sets r1 = mem, r2 = len(mem); the body is the
+// program's own, unchanged. Programs that do not read mem (n == 0) keep
+// no prologue.
+func vmXDPProgram(tb testing.TB, name string, n int) asm.Instructions {
+	src, err := os.ReadFile(filepath.Join("vm", name+".s"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	text := string(src)
+	if n > 0 {
+		text = fmt.Sprintf(`ldxw %%r2, [%%r1+4]
+ldxw %%r1, [%%r1+0]
+mov %%r3, %%r1
+add %%r3, %d
+jgt %%r3, %%r2, xdp_short
+mov %%r2, %d
+`, n, n) + text + `
+xdp_short:
+mov %r0, 0
+exit
+`
+	}
+	code, err := conformance.Assemble(text)
+	if err != nil {
+		tb.Fatalf("%s.s (XDP): %v", name, err)
+	}
+	insns, err := vmInstructions(code)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return insns
+}
+
+func vmInstructions(code []byte) (asm.Instructions, error) {
+	var insns asm.Instructions
+	r := bytes.NewReader(code)
+	for r.Len() > 0 {
+		var ins asm.Instruction
+		if err := ins.Unmarshal(r, binary.LittleEndian, "linux"); err != nil {
+			return nil, err
+		}
+		insns = append(insns, ins)
+	}
+	return insns, nil
+}
+
+// BenchmarkVMKernelXDP runs every program of bench/vm/ as an XDP program
+// (vmXDPProgram) over the vmXDPSize-byte inputs of BenchmarkVMSmall
+// through BPF_PROG_TEST_RUN with a repeat count, whose duration the
+// kernel measures around the runs alone. It reports the kernel JIT's
+// speed in millions of instructions per second, counting the
+// instructions the VM executes for the same input (not the prologue's
+// six). The sieve marks its input, which the kernel does not restore
+// between repeats, so it runs with repeat 1, once per bpf() call, and
+// the kernel's own duration of each run is averaged.
+func BenchmarkVMKernelXDP(b *testing.B) {
+	kerneltest.Require(b)
+	for _, bc := range vmSmallBenches {
+		b.Run(bc.name, func(b *testing.B) {
+			mem := bc.mem()
+			n := len(mem)
+			prog, err := ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
+				Type: ebpf.XDP, License: "GPL", Instructions: vmXDPProgram(b, bc.name, n),
+			}, ebpf.ProgramOptions{LogSizeStart: 1 << 20})
+			if err != nil {
+				var ve *ebpf.VerifierError
+				if errors.As(err, &ve) {
+					b.Skipf("the kernel rejects %s: %s", bc.name, strings.Join(ve.Log[max(0, len(ve.Log)-3):], " | "))
+				}
+				b.Skipf("the kernel rejects %s: %v", bc.name, err)
+			}
+			defer prog.Close()
+			p, err := vm.Load(vmProgram(b, bc.name))
+			if err != nil {
+				b.Fatal(err)
+			}
+			res, err := p.Execute(bytes.Clone(mem), vm.RunOptions{MaxSteps: 1 << 40})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n == 0 {
+				mem = make([]byte, 64) // an XDP test run needs a packet
+			}
+			repeat := 1000
+			if bc.reset {
+				repeat = 1
+			}
+			var total time.Duration
+			for b.Loop() {
+				// Benchmark is BPF_PROG_TEST_RUN with Data and Repeat;
+				// it returns the kernel's time per run.
+				r0, d, err := prog.Benchmark(mem, repeat, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if r0 != uint32(res.R0) {
+					b.Fatalf("kernel r0 = %#x, VM r0 = %#x", r0, res.R0)
+				}
+				total += d
+			}
+			per := total / time.Duration(b.N)
+			b.ReportMetric(float64(res.Steps)/per.Seconds()/1e6, "Minsn/s")
+			b.ReportMetric(float64(per.Nanoseconds()), "ns/run")
+			b.ReportMetric(float64(res.Steps), "insn/op")
+		})
+	}
 }
