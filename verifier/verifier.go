@@ -1,0 +1,1204 @@
+// Package verifier is a static verifier for eBPF programs: it proves by
+// abstract interpretation that a program terminates, only touches memory it
+// may touch and calls helpers correctly, and explains rejections in words.
+//
+// This is a first, sound core: whatever it does not model is rejected with
+// a reason starting "not supported by waggle's verifier yet".
+package verifier
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+)
+
+// Options tune the verifier.
+type Options struct {
+	// Unprivileged applies the kernel's rules for unprivileged loaders:
+	// no reads of uninitialised stack, no pointer leaks or comparisons.
+	Unprivileged bool
+	// MaxInsnsProcessed bounds the analysis (default 1_000_000).
+	MaxInsnsProcessed int
+	// Helpers replaces the built-in helper table when non-nil.
+	Helpers map[int32]HelperSig
+}
+
+// MapInfo describes a map referenced by name from the program.
+type MapInfo struct {
+	Type                           ebpf.MapType
+	KeySize, ValueSize, MaxEntries uint32
+}
+
+// Report is the outcome of a verification.
+type Report struct {
+	Accepted       bool
+	InsnsProcessed int
+	MaxStackDepth  int
+	Rejection      *Rejection
+}
+
+// Rejection explains why a program was refused.
+type Rejection struct {
+	PC     int    // raw instruction offset
+	Disasm string // the instruction's text
+	Reason string // one plain sentence
+	Path   []int  // for each conditional jump on the path, the pc execution continued at
+	Regs   string // the register states that matter
+}
+
+func (r *Rejection) Error() string {
+	s := fmt.Sprintf("insn %d (%s): %s", r.PC, r.Disasm, r.Reason)
+	if r.Regs != "" {
+		s += " [" + r.Regs + "]"
+	}
+	return s
+}
+
+const notYet = "not supported by waggle's verifier yet: "
+
+const stackSize = 512
+
+type regType uint8
+
+const (
+	notInit regType = iota
+	scalarT
+	ptrCtx
+	ptrStack
+	constPtrMap
+	ptrMapValue
+	ptrMapValueOrNull
+	ptrPacket
+	ptrPacketEnd
+)
+
+var regTypeNames = [...]string{"not initialised", "scalar", "ctx", "stack pointer", "map", "map value", "map value or NULL", "packet pointer", "packet end"}
+
+func (t regType) String() string { return regTypeNames[t] }
+
+type mapRef struct {
+	name string
+	info MapInfo
+}
+
+type reg struct {
+	t      regType
+	s      scalar // scalar value, or variable offset of a pointer
+	off    int64  // fixed pointer offset
+	m      *mapRef
+	id     int   // null-check id (or-null) or packet id
+	rng    int64 // proven packet range
+	origin int   // pc of the lookup that produced an or-null pointer
+}
+
+func scalarReg(s scalar) reg { return reg{t: scalarT, s: s} }
+
+func (r reg) isPtr() bool { return r.t != notInit && r.t != scalarT }
+
+func (r reg) String() string {
+	switch r.t {
+	case notInit:
+		return "not initialised"
+	case scalarT:
+		return "scalar(" + r.s.String() + ")"
+	case ptrCtx:
+		return fmt.Sprintf("ctx(off=%d)", r.off)
+	case ptrStack:
+		return fmt.Sprintf("fp%d", r.off)
+	case constPtrMap:
+		return fmt.Sprintf("map(%s)", r.m.name)
+	case ptrMapValue, ptrMapValueOrNull:
+		n := "map_value"
+		if r.t == ptrMapValueOrNull {
+			n = "map_value_or_null"
+		}
+		s := fmt.Sprintf("%s(map=%s,value_size=%d,off=%d", n, r.m.name, r.m.info.ValueSize, r.off)
+		if !(r.s.isConst() && r.s.val() == 0) {
+			s += ",var=" + r.s.String()
+		}
+		return s + ")"
+	case ptrPacket:
+		s := fmt.Sprintf("pkt(off=%d,r=%d", r.off, r.rng)
+		if !(r.s.isConst() && r.s.val() == 0) {
+			s += ",var=" + r.s.String()
+		}
+		return s + ")"
+	case ptrPacketEnd:
+		return "pkt_end"
+	}
+	return "?"
+}
+
+type slotKind uint8
+
+const (
+	slotInvalid slotKind = iota
+	slotMisc
+	slotSpill
+)
+
+type stackState struct {
+	kind  [stackSize]slotKind
+	spill [stackSize / 8]reg
+}
+
+type checkpoint struct {
+	parent  *checkpoint
+	pending int
+	st      *state
+}
+
+type pathNode struct {
+	pc     int
+	parent *pathNode
+}
+
+type state struct {
+	regs  [11]reg
+	stack stackState
+	path  *pathNode
+	cp    *checkpoint
+}
+
+type work struct {
+	pc int
+	st *state
+}
+
+type verifier struct {
+	typ      ebpf.ProgramType
+	opts     Options
+	helpers  map[int32]HelperSig
+	ctx      *ctxDesc
+	insns    []*asm.Instruction // by raw pc; nil for an lddw's second slot
+	maps     map[int]*mapRef    // raw pc -> map for lddw map loads
+	prune    []bool
+	visited  [][]*state
+	nextID   int
+	done     int
+	minStack int64
+}
+
+const maxStatesPerInsn = 64
+
+// Verify checks a program of the given type. Map references are resolved by
+// name (asm.Instruction.Reference) in maps. The error is non-nil only for
+// malformed input; a refused program yields Report.Accepted == false.
+func Verify(insns asm.Instructions, typ ebpf.ProgramType, maps map[string]MapInfo, opts Options) (rep *Report, err error) {
+	if opts.MaxInsnsProcessed <= 0 {
+		opts.MaxInsnsProcessed = 1_000_000
+	}
+	v := &verifier{typ: typ, opts: opts, helpers: opts.Helpers}
+	if v.helpers == nil {
+		v.helpers = BuiltinHelpers
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			// Never accept what we failed to analyse.
+			rep = &Report{InsnsProcessed: v.done, Rejection: &Rejection{PC: -1, Reason: fmt.Sprintf("internal verifier error: %v", p)}}
+			err = nil
+		}
+	}()
+	if err := v.layout(insns, maps); err != nil {
+		return nil, err
+	}
+	rej := v.checkProgram()
+	if rej == nil {
+		rej = v.explore()
+	}
+	rep = &Report{Accepted: rej == nil, InsnsProcessed: v.done, MaxStackDepth: int(-v.minStack), Rejection: rej}
+	return rep, nil
+}
+
+// layout resolves symbolic jumps and map references and places every
+// instruction at its raw offset.
+func (v *verifier) layout(in asm.Instructions, maps map[string]MapInfo) error {
+	if len(in) == 0 {
+		return errors.New("empty program")
+	}
+	insns := make([]asm.Instruction, len(in))
+	copy(insns, in)
+	syms := map[string]int{}
+	pc := 0
+	for i := range insns {
+		if s := insns[i].Symbol(); s != "" {
+			if _, dup := syms[s]; dup {
+				return fmt.Errorf("duplicate symbol %q", s)
+			}
+			syms[s] = pc
+		}
+		pc += int(insns[i].Size() / asm.InstructionSize)
+	}
+	v.insns = make([]*asm.Instruction, pc)
+	v.maps = map[int]*mapRef{}
+	mrefs := map[string]*mapRef{}
+	pc = 0
+	for i := range insns {
+		ins := &insns[i]
+		ref := ins.Reference()
+		switch {
+		case ins.OpCode.Class().IsJump() && ref != "" && !ins.IsBuiltinCall():
+			tgt, ok := syms[ref]
+			if !ok {
+				return fmt.Errorf("insn %d: jump to unknown symbol %q", i, ref)
+			}
+			if ins.OpCode.JumpOp() == asm.Call || (ins.OpCode.Class() == asm.Jump32Class && ins.OpCode.JumpOp() == asm.Ja) {
+				if ins.Constant == -1 {
+					ins.Constant = int64(tgt - pc - 1)
+				}
+			} else if ins.Offset == -1 {
+				ins.Offset = int16(tgt - pc - 1)
+			}
+		case ins.IsLoadFromMap():
+			if ref == "" {
+				return fmt.Errorf("insn %d: map load without a map name", i)
+			}
+			mi, ok := maps[ref]
+			if !ok {
+				return fmt.Errorf("insn %d: unknown map %q", i, ref)
+			}
+			if mrefs[ref] == nil {
+				mrefs[ref] = &mapRef{name: ref, info: mi}
+			}
+			v.maps[pc] = mrefs[ref]
+		}
+		v.insns[pc] = ins
+		pc += int(ins.Size() / asm.InstructionSize)
+	}
+	return nil
+}
+
+func (v *verifier) disasm(pc int) string {
+	if pc < 0 || pc >= len(v.insns) || v.insns[pc] == nil {
+		return ""
+	}
+	return fmt.Sprint(*v.insns[pc])
+}
+
+func (v *verifier) rejectAt(pc int, st *state, regs []asm.Register, format string, args ...any) *Rejection {
+	r := &Rejection{PC: pc, Disasm: v.disasm(pc), Reason: fmt.Sprintf(format, args...)}
+	if st != nil {
+		for p := st.path; p != nil; p = p.parent {
+			r.Path = append(r.Path, p.pc)
+		}
+		for i, j := 0, len(r.Path)-1; i < j; i, j = i+1, j-1 {
+			r.Path[i], r.Path[j] = r.Path[j], r.Path[i]
+		}
+		var parts []string
+		seen := map[asm.Register]bool{}
+		for _, rg := range regs {
+			if rg > asm.R10 || seen[rg] {
+				continue
+			}
+			seen[rg] = true
+			parts = append(parts, fmt.Sprintf("%s=%s", rg, st.regs[rg]))
+		}
+		r.Regs = strings.Join(parts, " ")
+	}
+	return r
+}
+
+// jumpTarget returns the target of a jump at pc, or -1 if it has none.
+func jumpTarget(ins *asm.Instruction, pc int) (int, bool) {
+	op := ins.OpCode.JumpOp()
+	switch op {
+	case asm.Call, asm.Exit:
+		return 0, false
+	case asm.Ja:
+		if ins.OpCode.Class() == asm.Jump32Class {
+			return pc + 1 + int(int32(ins.Constant)), true
+		}
+	}
+	return pc + 1 + int(ins.Offset), true
+}
+
+// checkProgram performs the control-flow checks.
+func (v *verifier) checkProgram() *Rejection {
+	n := len(v.insns)
+	if v.ctx = ctxFor(v.typ); v.ctx == nil {
+		return v.rejectAt(0, nil, nil, notYet+"program type %s", v.typ)
+	}
+	if v.opts.Unprivileged && v.typ != ebpf.SocketFilter {
+		return v.rejectAt(0, nil, nil, "only socket filter programs may be loaded by unprivileged users, not %s", v.typ)
+	}
+	if n > 1_000_000 {
+		return v.rejectAt(0, nil, nil, "the program has %d instructions, more than the limit of 1000000", n)
+	}
+	v.prune = make([]bool, n)
+	succ := func(pc int) []int {
+		ins := v.insns[pc]
+		next := pc + int(ins.Size()/asm.InstructionSize)
+		if !ins.OpCode.Class().IsJump() {
+			return []int{next}
+		}
+		op := ins.OpCode.JumpOp()
+		switch op {
+		case asm.Exit:
+			return nil
+		case asm.Call:
+			return []int{next}
+		}
+		t, _ := jumpTarget(ins, pc)
+		if op == asm.Ja {
+			return []int{t}
+		}
+		return []int{next, t}
+	}
+	for pc, ins := range v.insns {
+		if ins == nil {
+			continue
+		}
+		if rej := v.checkEncoding(pc, ins); rej != nil {
+			return rej
+		}
+		for _, s := range succ(pc) {
+			if s == n {
+				return v.rejectAt(pc, nil, nil, "execution can fall off the end of the program after instruction %d; every path must end in exit", pc)
+			}
+			if s < 0 || s > n {
+				return v.rejectAt(pc, nil, nil, "the jump goes to instruction %d, outside the program (0..%d)", s, n-1)
+			}
+			if v.insns[s] == nil {
+				return v.rejectAt(pc, nil, nil, "the jump goes to instruction %d, the middle of a 64-bit immediate load", s)
+			}
+		}
+		if ins.OpCode.Class().IsJump() {
+			if t, ok := jumpTarget(ins, pc); ok {
+				v.prune[t] = true
+				if ins.OpCode.JumpOp() != asm.Ja {
+					v.prune[pc+1] = true
+				}
+			}
+		}
+	}
+	seen := make([]bool, n)
+	stack := []int{0}
+	seen[0] = true
+	for len(stack) > 0 {
+		pc := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, s := range succ(pc) {
+			if !seen[s] {
+				seen[s] = true
+				stack = append(stack, s)
+			}
+		}
+	}
+	for pc, ins := range v.insns {
+		if ins != nil && !seen[pc] {
+			return v.rejectAt(pc, nil, nil, "instruction %d is unreachable", pc)
+		}
+	}
+	return nil
+}
+
+func validReg(r asm.Register) bool { return r <= asm.R10 }
+
+func (v *verifier) checkEncoding(pc int, ins *asm.Instruction) *Rejection {
+	op := ins.OpCode
+	if !validReg(ins.Dst) || !validReg(ins.Src) {
+		return v.rejectAt(pc, nil, nil, "the instruction uses an invalid register number")
+	}
+	if op == asm.InvalidOpCode {
+		return v.rejectAt(pc, nil, nil, "invalid opcode")
+	}
+	cls := op.Class()
+	switch {
+	case cls == asm.LdClass:
+		if !op.IsDWordLoad() {
+			if m := op.Mode(); m == asm.AbsMode || m == asm.IndMode {
+				return v.rejectAt(pc, nil, nil, notYet+"legacy packet loads (LD_ABS/LD_IND)")
+			}
+			return v.rejectAt(pc, nil, nil, "unknown load instruction (opcode %#x)", uint16(op))
+		}
+		switch ins.Src {
+		case 0, asm.PseudoMapFD:
+		case asm.PseudoMapValue:
+		default:
+			return v.rejectAt(pc, nil, nil, notYet+"64-bit immediate loads with source %d", ins.Src)
+		}
+	case cls == asm.LdXClass:
+		if op.Mode() != asm.MemMode {
+			return v.rejectAt(pc, nil, nil, notYet+"load mode %s", op.Mode())
+		}
+	case cls == asm.StClass || cls == asm.StXClass:
+		if op.Mode() == asm.AtomicMode {
+			return v.rejectAt(pc, nil, nil, notYet+"atomic operations")
+		}
+		if op.Mode() != asm.MemMode {
+			return v.rejectAt(pc, nil, nil, "unknown store mode (opcode %#x)", uint16(op))
+		}
+	case cls.IsALU():
+		switch op.ALUOp() {
+		case asm.Add, asm.Sub, asm.Mul, asm.Div, asm.Or, asm.And, asm.LSh, asm.RSh, asm.Neg, asm.Mod, asm.Xor, asm.Mov, asm.ArSh, asm.SDiv, asm.SMod, asm.Swap:
+		case asm.MovSX8, asm.MovSX16, asm.MovSX32:
+			return v.rejectAt(pc, nil, nil, notYet+"sign-extending moves")
+		default:
+			return v.rejectAt(pc, nil, nil, "unknown ALU operation (opcode %#x)", uint16(op))
+		}
+		if ins.Offset != 0 {
+			return v.rejectAt(pc, nil, nil, "reserved offset field of an ALU instruction is not zero")
+		}
+		if ins.Dst == asm.R10 {
+			return v.rejectAt(pc, nil, nil, "r10 (the frame pointer) is read-only")
+		}
+	case cls.IsJump():
+		switch op.JumpOp() {
+		case asm.Call:
+			if ins.Src == asm.PseudoCall {
+				return v.rejectAt(pc, nil, nil, notYet+"bpf-to-bpf calls")
+			}
+			if ins.Src != 0 {
+				return v.rejectAt(pc, nil, nil, notYet+"kfunc calls")
+			}
+		case asm.Exit, asm.Ja, asm.JEq, asm.JGT, asm.JGE, asm.JSet, asm.JNE, asm.JSGT, asm.JSGE, asm.JLT, asm.JLE, asm.JSLT, asm.JSLE:
+		default:
+			return v.rejectAt(pc, nil, nil, "unknown jump operation (opcode %#x)", uint16(op))
+		}
+	default:
+		return v.rejectAt(pc, nil, nil, "unknown instruction class (opcode %#x)", uint16(op))
+	}
+	if cls == asm.LdXClass && ins.Dst == asm.R10 {
+		return v.rejectAt(pc, nil, nil, "r10 (the frame pointer) is read-only")
+	}
+	return nil
+}
+
+func (v *verifier) initialState() *state {
+	st := &state{}
+	st.regs[asm.R1] = reg{t: ptrCtx, s: constScalar(0)}
+	st.regs[asm.R10] = reg{t: ptrStack, s: constScalar(0)}
+	return st
+}
+
+func (v *verifier) newID() int { v.nextID++; return v.nextID }
+
+func (st *state) clone() *state {
+	c := *st
+	return &c
+}
+
+func finish(cp *checkpoint) {
+	for cp != nil {
+		cp.pending--
+		if cp.pending > 0 {
+			return
+		}
+		cp = cp.parent
+	}
+}
+
+func (v *verifier) explore() *Rejection {
+	v.visited = make([][]*state, len(v.insns))
+	pending := []work{{0, v.initialState()}}
+	for len(pending) > 0 {
+		w := pending[len(pending)-1]
+		pending = pending[:len(pending)-1]
+		pc, st := w.pc, w.st
+		for {
+			v.done++
+			if v.done > v.opts.MaxInsnsProcessed {
+				return v.rejectAt(pc, st, nil, "the program is too complex or may not terminate: %d instructions processed", v.done-1)
+			}
+			if v.prune[pc] {
+				pruned := false
+				for _, old := range v.visited[pc] {
+					if old.cp.pending == 0 && v.covers(old, st) {
+						pruned = true
+						break
+					}
+				}
+				if pruned {
+					finish(st.cp)
+					break
+				}
+				cp := &checkpoint{parent: st.cp, pending: 1}
+				st.cp = cp
+				snap := st.clone()
+				cp.st = snap
+				if len(v.visited[pc]) < maxStatesPerInsn {
+					v.visited[pc] = append(v.visited[pc], snap)
+				}
+			}
+			next, fork, rej := v.step(pc, st)
+			if rej != nil {
+				return rej
+			}
+			if fork != nil {
+				if st.cp != nil {
+					st.cp.pending++
+				}
+				pending = append(pending, *fork)
+			}
+			if next < 0 {
+				finish(st.cp)
+				break
+			}
+			pc = next
+		}
+	}
+	return nil
+}
+
+func (v *verifier) readReg(pc int, st *state, r asm.Register) (reg, *Rejection) {
+	if st.regs[r].t == notInit {
+		return reg{}, v.rejectAt(pc, st, []asm.Register{r}, "%s is not initialised", r)
+	}
+	return st.regs[r], nil
+}
+
+// step executes the instruction at pc on st. It returns the next pc (-1 at
+// the end of a path) and optionally a second path to explore.
+func (v *verifier) step(pc int, st *state) (int, *work, *Rejection) {
+	ins := v.insns[pc]
+	op := ins.OpCode
+	next := pc + int(ins.Size()/asm.InstructionSize)
+	switch cls := op.Class(); {
+	case cls == asm.LdClass:
+		return next, nil, v.ldImm(pc, st, ins)
+	case cls == asm.LdXClass:
+		return next, nil, v.load(pc, st, ins)
+	case cls == asm.StClass || cls == asm.StXClass:
+		return next, nil, v.store(pc, st, ins)
+	case cls.IsALU():
+		return next, nil, v.alu(pc, st, ins)
+	default:
+		switch op.JumpOp() {
+		case asm.Exit:
+			return -1, nil, v.exit(pc, st)
+		case asm.Call:
+			return next, nil, v.call(pc, st, ins)
+		case asm.Ja:
+			t, _ := jumpTarget(ins, pc)
+			return t, nil, nil
+		}
+		return v.branch(pc, st, ins)
+	}
+}
+
+func (v *verifier) ldImm(pc int, st *state, ins *asm.Instruction) *Rejection {
+	switch ins.Src {
+	case 0:
+		st.regs[ins.Dst] = scalarReg(constScalar(uint64(ins.Constant)))
+	case asm.PseudoMapFD:
+		st.regs[ins.Dst] = reg{t: constPtrMap, m: v.maps[pc], s: constScalar(0)}
+	case asm.PseudoMapValue:
+		m := v.maps[pc]
+		off := int64(uint64(ins.Constant) >> 32)
+		if m.info.Type != ebpf.Array {
+			return v.rejectAt(pc, st, nil, notYet+"direct value access to %s maps", m.info.Type)
+		}
+		if off >= int64(m.info.ValueSize) {
+			return v.rejectAt(pc, st, nil, "direct value offset %d is outside the %d-byte value of map %s", off, m.info.ValueSize, m.name)
+		}
+		st.regs[ins.Dst] = reg{t: ptrMapValue, m: m, off: off, s: constScalar(0)}
+	}
+	return nil
+}
+
+func (v *verifier) exit(pc int, st *state) *Rejection {
+	r0 := st.regs[asm.R0]
+	if r0.t == notInit {
+		return v.rejectAt(pc, st, []asm.Register{asm.R0}, "r0 is not initialised at exit: the program must set a return value")
+	}
+	if r0.t != scalarT {
+		return v.rejectAt(pc, st, []asm.Register{asm.R0}, "r0 holds a %s at exit; the return value must be a number", r0.t)
+	}
+	return nil
+}
+
+var maxVarOff int64 = 1 << 29
+
+func (v *verifier) alu(pc int, st *state, ins *asm.Instruction) *Rejection {
+	op := ins.OpCode.ALUOp()
+	is64 := ins.OpCode.Class() == asm.ALU64Class
+	dstR := ins.Dst
+	regs := []asm.Register{ins.Dst}
+	var src reg
+	if op == asm.Swap {
+		d, rej := v.readReg(pc, st, dstR)
+		if rej != nil {
+			return rej
+		}
+		if d.t != scalarT {
+			return v.rejectAt(pc, st, regs, "byte swap of a %s is not allowed", d.t)
+		}
+		st.regs[dstR] = scalarReg(sizedScalar(int(ins.Constant) / 8))
+		return nil
+	}
+	if ins.OpCode.Source() == asm.RegSource {
+		regs = append(regs, ins.Src)
+		var rej *Rejection
+		if src, rej = v.readReg(pc, st, ins.Src); rej != nil {
+			return rej
+		}
+	} else {
+		c := uint64(ins.Constant)
+		if !is64 {
+			c = uint64(uint32(ins.Constant))
+		}
+		src = scalarReg(constScalar(c))
+	}
+	if op == asm.Mov {
+		if !is64 {
+			if src.isPtr() {
+				if v.opts.Unprivileged {
+					return v.rejectAt(pc, st, regs, "a 32-bit copy of a %s would leak part of a pointer", src.t)
+				}
+				src = scalarReg(sizedScalar(4))
+			}
+			src.s = trunc32(src.s)
+		}
+		st.regs[dstR] = src
+		return nil
+	}
+	dst, rej := v.readReg(pc, st, dstR)
+	if rej != nil {
+		return rej
+	}
+	if op == asm.Neg {
+		if dst.t != scalarT {
+			return v.rejectAt(pc, st, regs, "negating a %s is not allowed", dst.t)
+		}
+		r := unknownScalar()
+		if dst.s.isConst() {
+			r = constScalar(-dst.s.val())
+		}
+		if !is64 {
+			r = trunc32(r)
+			if dst.s.isConst() {
+				r = constScalar(uint64(uint32(-dst.s.val())))
+			}
+		}
+		st.regs[dstR] = scalarReg(r)
+		return nil
+	}
+	if dst.isPtr() || src.isPtr() {
+		return v.ptrALU(pc, st, ins, op, is64, dst, src, regs)
+	}
+	a, b := dst.s, src.s
+	if !is64 {
+		a, b = trunc32(a), trunc32(b)
+	}
+	width := uint64(64)
+	if !is64 {
+		width = 32
+	}
+	var r scalar
+	switch op {
+	case asm.Add:
+		r = scalarAdd(a, b)
+	case asm.Sub:
+		r = scalarSub(a, b)
+	case asm.Mul:
+		r = scalarMul(a, b)
+	case asm.Div, asm.Mod, asm.SDiv, asm.SMod:
+		if ins.OpCode.Source() == asm.ImmSource && ins.Constant == 0 {
+			return v.rejectAt(pc, st, regs, "division by the constant zero")
+		}
+		switch op {
+		case asm.Div:
+			r = scalarDiv(a, b)
+		case asm.Mod:
+			r = scalarMod(a, b)
+		default:
+			r = unknownScalar()
+		}
+	case asm.And:
+		r = scalarAnd(a, b)
+	case asm.Or:
+		r = scalarOr(a, b)
+	case asm.Xor:
+		r = scalarXor(a, b)
+	case asm.LSh, asm.RSh, asm.ArSh:
+		if ins.OpCode.Source() == asm.ImmSource && uint64(ins.Constant) >= width {
+			return v.rejectAt(pc, st, regs, "shift by %d is out of range for a %d-bit operation", ins.Constant, width)
+		}
+		if !b.isConst() || b.val() >= width {
+			r = unknownScalar()
+			break
+		}
+		k := uint(b.val())
+		switch {
+		case op == asm.LSh:
+			r = scalarLsh(a, k)
+		case op == asm.RSh:
+			r = scalarRsh(a, k)
+		case is64:
+			r = scalarArsh(a, k)
+		default:
+			r = unknownScalar()
+		}
+	default:
+		r = unknownScalar()
+	}
+	if !is64 {
+		r = trunc32(r)
+	}
+	st.regs[dstR] = scalarReg(r)
+	return nil
+}
+
+func (v *verifier) ptrALU(pc int, st *state, ins *asm.Instruction, op asm.ALUOp, is64 bool, dst, src reg, regs []asm.Register) *Rejection {
+	if !is64 {
+		return v.rejectAt(pc, st, regs, "32-bit arithmetic on a pointer is not allowed")
+	}
+	if dst.isPtr() && src.isPtr() {
+		if op == asm.Sub && dst.t == src.t && (dst.t == ptrPacket || dst.t == ptrStack || dst.t == ptrMapValue) && !v.opts.Unprivileged {
+			st.regs[ins.Dst] = scalarReg(unknownScalar())
+			return nil
+		}
+		return v.rejectAt(pc, st, regs, "pointer arithmetic between a %s and a %s is not allowed", dst.t, src.t)
+	}
+	ptr, off := dst, src
+	if src.isPtr() {
+		if op != asm.Add {
+			return v.rejectAt(pc, st, regs, "only addition is allowed with a pointer as the source operand, not %s", aluName(op))
+		}
+		ptr, off = src, dst
+	}
+	if op != asm.Add && op != asm.Sub {
+		return v.rejectAt(pc, st, regs, "pointer arithmetic with %s is not allowed; only adding or subtracting a number is", aluName(op))
+	}
+	switch ptr.t {
+	case ptrMapValueOrNull:
+		return v.rejectAt(pc, st, regs, "arithmetic on a pointer that may be NULL is not allowed; check the result of bpf_map_lookup_elem at insn %d first", ptr.origin)
+	case constPtrMap, ptrPacketEnd:
+		return v.rejectAt(pc, st, regs, "arithmetic on a %s is not allowed", ptr.t)
+	}
+	s := off.s
+	if s.isConst() {
+		c := int64(s.val())
+		if op == asm.Sub {
+			if c == math.MinInt64 {
+				return v.rejectAt(pc, st, regs, "pointer offset is out of range")
+			}
+			c = -c
+		}
+		n := ptr.off + c
+		if c < -maxVarOff || c > maxVarOff || n < -maxVarOff || n > maxVarOff {
+			return v.rejectAt(pc, st, regs, "pointer offset %d is out of the allowed range", c)
+		}
+		ptr.off = n
+		st.regs[ins.Dst] = ptr
+		return nil
+	}
+	switch ptr.t {
+	case ptrCtx:
+		return v.rejectAt(pc, st, regs, "adding a variable offset to the context pointer is not allowed")
+	case ptrStack:
+		return v.rejectAt(pc, st, regs, notYet+"variable offsets into the stack")
+	}
+	if op == asm.Sub {
+		if v.opts.Unprivileged || ptr.t == ptrPacket {
+			return v.rejectAt(pc, st, regs, "subtracting a variable from a %s is not allowed", ptr.t)
+		}
+		ptr.s = scalarSub(ptr.s, s)
+	} else {
+		ptr.s = scalarAdd(ptr.s, s)
+	}
+	if ptr.t == ptrPacket {
+		ptr.id = v.newID()
+		ptr.rng = 0
+	}
+	st.regs[ins.Dst] = ptr
+	return nil
+}
+
+func aluName(op asm.ALUOp) string {
+	return strings.ToLower(op.String())
+}
+
+// access is one memory access through a pointer.
+type access struct {
+	size  int
+	write bool
+	val   reg // for writes: the value stored
+	base  asm.Register
+}
+
+// checkMem checks an access of a.size bytes at insnOff from ptr. For loads
+// it returns the loaded value.
+func (v *verifier) checkMem(pc int, st *state, ptr reg, insnOff int64, a access, regs []asm.Register) (reg, *Rejection) {
+	r := a.base
+	switch ptr.t {
+	case notInit:
+		return reg{}, v.rejectAt(pc, st, regs, "%s is not initialised", r)
+	case scalarT:
+		if ptr.s.isConst() && ptr.s.val() == 0 {
+			return reg{}, v.rejectAt(pc, st, regs, "%s is NULL here and cannot be dereferenced", r)
+		}
+		return reg{}, v.rejectAt(pc, st, regs, "%s holds a number, not a pointer, and cannot be dereferenced", r)
+	case ptrMapValueOrNull:
+		return reg{}, v.rejectAt(pc, st, regs, "%s may be NULL here: the result of bpf_map_lookup_elem at insn %d is used without checking it", r, ptr.origin)
+	case constPtrMap, ptrPacketEnd:
+		return reg{}, v.rejectAt(pc, st, regs, "%s is a %s and cannot be dereferenced", r, ptr.t)
+	}
+	if a.write && a.val.isPtr() {
+		switch {
+		case ptr.t == ptrCtx:
+			return reg{}, v.rejectAt(pc, st, regs, "storing a pointer into the context is not allowed")
+		case ptr.t == ptrPacket:
+			return reg{}, v.rejectAt(pc, st, regs, "storing a pointer into packet data is not allowed")
+		case ptr.t == ptrMapValue && v.opts.Unprivileged:
+			return reg{}, v.rejectAt(pc, st, regs, "storing a pointer into a map value would leak a kernel address")
+		case ptr.t == ptrStack:
+		default:
+			if a.size != 8 {
+				return reg{}, v.rejectAt(pc, st, regs, "storing part of a pointer is not allowed")
+			}
+		}
+	}
+	switch ptr.t {
+	case ptrStack:
+		return v.stackAccess(pc, st, ptr.off+insnOff, a, regs)
+	case ptrMapValue:
+		vs := int64(ptr.m.info.ValueSize)
+		if ptr.s.smin < -maxVarOff || ptr.s.smax > maxVarOff {
+			return reg{}, v.rejectAt(pc, st, regs, "the offset into the map value is unbounded; check it against the value size first")
+		}
+		lo := ptr.off + insnOff + ptr.s.smin
+		hi := ptr.off + insnOff + ptr.s.smax + int64(a.size)
+		if lo < 0 || hi > vs {
+			if ptr.s.isConst() {
+				return reg{}, v.rejectAt(pc, st, regs, "access of %d bytes at offset %d of a %d-byte map value is out of bounds", a.size, lo, vs)
+			}
+			return reg{}, v.rejectAt(pc, st, regs, "access of %d bytes at offsets %d..%d of a %d-byte map value may be out of bounds", a.size, lo, hi-int64(a.size), vs)
+		}
+		return scalarReg(sizedScalar(a.size)), nil
+	case ptrPacket:
+		off := ptr.off + insnOff
+		if ptr.s.smin < 0 || ptr.s.umax > 0xffff {
+			return reg{}, v.rejectAt(pc, st, regs, "the variable offset of the packet pointer is unbounded")
+		}
+		if off < 0 {
+			return reg{}, v.rejectAt(pc, st, regs, "packet access at negative offset %d", off)
+		}
+		if off+int64(a.size) > ptr.rng {
+			return reg{}, v.rejectAt(pc, st, regs, "packet access at offset %d (%d bytes) has not been checked against data_end", off, a.size)
+		}
+		if a.write && v.typ == ebpf.SocketFilter {
+			return reg{}, v.rejectAt(pc, st, regs, "socket filters may not write to the packet")
+		}
+		return scalarReg(sizedScalar(a.size)), nil
+	case ptrCtx:
+		return v.ctxAccess(pc, st, ptr, insnOff, a, regs)
+	}
+	return reg{}, v.rejectAt(pc, st, regs, "invalid memory access through %s", r)
+}
+
+func (v *verifier) ctxAccess(pc int, st *state, ptr reg, insnOff int64, a access, regs []asm.Register) (reg, *Rejection) {
+	if ptr.off != 0 {
+		return reg{}, v.rejectAt(pc, st, regs, "the context pointer was modified (offset %d); access context fields through the original pointer with an instruction offset", ptr.off)
+	}
+	c := v.ctx
+	off := insnOff
+	if c.raw {
+		if a.write {
+			return reg{}, v.rejectAt(pc, st, regs, "the %s is read-only", c.name)
+		}
+		okSize := false
+		for _, s := range c.rawSizes {
+			okSize = okSize || s == a.size
+		}
+		if !okSize || off < 0 || off%int64(a.size) != 0 || off+int64(a.size) > int64(c.rawMax) {
+			return reg{}, v.rejectAt(pc, st, regs, "context access of %d bytes at offset %d is not allowed for %s (aligned reads within %d bytes only)", a.size, off, c.name, c.rawMax)
+		}
+		return scalarReg(sizedScalar(a.size)), nil
+	}
+	if what, ok := c.notYet[int(off)]; ok {
+		return reg{}, v.rejectAt(pc, st, regs, notYet+"%s", what)
+	}
+	for _, f := range c.fields {
+		if int64(f.off) != off {
+			continue
+		}
+		if a.size != f.size {
+			return reg{}, v.rejectAt(pc, st, regs, "context field %s.%s must be accessed with %d bytes, not %d", c.name, f.name, f.size, a.size)
+		}
+		if a.write {
+			if !f.write {
+				return reg{}, v.rejectAt(pc, st, regs, "context field %s.%s is read-only", c.name, f.name)
+			}
+			return reg{}, nil
+		}
+		switch f.kind {
+		case ptrPacket:
+			return reg{t: ptrPacket, s: constScalar(0), id: 0}, nil
+		case ptrPacketEnd:
+			return reg{t: ptrPacketEnd, s: constScalar(0)}, nil
+		}
+		return scalarReg(sizedScalar(a.size)), nil
+	}
+	return reg{}, v.rejectAt(pc, st, regs, "context access of %d bytes at offset %d is not a known field of %s", a.size, off, c.name)
+}
+
+func (v *verifier) stackAccess(pc int, st *state, off int64, a access, regs []asm.Register) (reg, *Rejection) {
+	if off < -stackSize || off+int64(a.size) > 0 {
+		return reg{}, v.rejectAt(pc, st, regs, "stack access of %d bytes at offset %d is outside the 512-byte stack", a.size, off)
+	}
+	if off%int64(a.size) != 0 {
+		return reg{}, v.rejectAt(pc, st, regs, "misaligned stack access of %d bytes at offset %d", a.size, off)
+	}
+	if off < v.minStack {
+		v.minStack = off
+	}
+	i := int(off + stackSize)
+	s := &st.stack
+	if a.write {
+		v.clobberStack(st, i, a.size)
+		if a.size == 8 && (a.val.isPtr() || a.val.t == scalarT) {
+			for j := i; j < i+8; j++ {
+				s.kind[j] = slotSpill
+			}
+			s.spill[i/8] = a.val
+		} else {
+			if a.val.isPtr() {
+				return reg{}, v.rejectAt(pc, st, regs, "storing part of a pointer on the stack is not allowed")
+			}
+			for j := i; j < i+a.size; j++ {
+				s.kind[j] = slotMisc
+			}
+		}
+		return reg{}, nil
+	}
+	if a.size == 8 && s.kind[i] == slotSpill && s.spill[i/8].t != notInit {
+		return s.spill[i/8], nil
+	}
+	for j := i; j < i+a.size; j++ {
+		switch s.kind[j] {
+		case slotInvalid:
+			if v.opts.Unprivileged {
+				return reg{}, v.rejectAt(pc, st, regs, "read of uninitialised stack at offset %d", int64(j-stackSize))
+			}
+		case slotSpill:
+			if s.spill[j/8].isPtr() && v.opts.Unprivileged {
+				return reg{}, v.rejectAt(pc, st, regs, "partial read of a pointer spilled at stack offset %d", int64(j/8*8-stackSize))
+			}
+		}
+	}
+	return scalarReg(sizedScalar(a.size)), nil
+}
+
+// clobberStack marks bytes [i, i+n) as about to be overwritten: spills they
+// touch become plain data.
+func (v *verifier) clobberStack(st *state, i, n int) {
+	s := &st.stack
+	for slot := i / 8; slot <= (i+n-1)/8; slot++ {
+		if s.kind[slot*8] == slotSpill {
+			for j := slot * 8; j < slot*8+8; j++ {
+				s.kind[j] = slotMisc
+			}
+			s.spill[slot] = reg{}
+		}
+	}
+}
+
+func (v *verifier) load(pc int, st *state, ins *asm.Instruction) *Rejection {
+	regs := []asm.Register{ins.Src}
+	ptr, rej := v.readReg(pc, st, ins.Src)
+	if rej != nil {
+		return rej
+	}
+	val, rej := v.checkMem(pc, st, ptr, int64(ins.Offset), access{size: ins.OpCode.Size().Sizeof(), base: ins.Src}, regs)
+	if rej != nil {
+		return rej
+	}
+	if val.t == ptrPacket {
+		val.id = 0
+	}
+	st.regs[ins.Dst] = val
+	return nil
+}
+
+func (v *verifier) store(pc int, st *state, ins *asm.Instruction) *Rejection {
+	regs := []asm.Register{ins.Dst}
+	ptr, rej := v.readReg(pc, st, ins.Dst)
+	if rej != nil {
+		return rej
+	}
+	size := ins.OpCode.Size().Sizeof()
+	var val reg
+	if ins.OpCode.Class() == asm.StXClass {
+		regs = append(regs, ins.Src)
+		if val, rej = v.readReg(pc, st, ins.Src); rej != nil {
+			return rej
+		}
+	} else {
+		c := uint64(ins.Constant)
+		if size < 8 {
+			c &= uint64(1)<<(8*uint(size)) - 1
+		}
+		val = scalarReg(constScalar(c))
+	}
+	if val.t == scalarT && size < 8 {
+		val = scalarReg(sizedScalar(size))
+	}
+	_, rej = v.checkMem(pc, st, ptr, int64(ins.Offset), access{size: size, write: true, val: val, base: ins.Dst}, regs)
+	return rej
+}
+
+func (v *verifier) call(pc int, st *state, ins *asm.Instruction) *Rejection {
+	id := int32(ins.Constant)
+	h, ok := v.helpers[id]
+	if !ok {
+		return v.rejectAt(pc, st, nil, "unknown helper function %d", ins.Constant)
+	}
+	if h.TracingOnly && !isTracing(v.typ) {
+		return v.rejectAt(pc, st, nil, "helper %s is not available to %s programs", h.Name, v.typ)
+	}
+	if h.Privileged && v.opts.Unprivileged {
+		return v.rejectAt(pc, st, nil, "helper %s needs a privileged loader", h.Name)
+	}
+	if len(h.Args) > 5 {
+		return v.rejectAt(pc, st, nil, "helper %s has more than 5 arguments", h.Name)
+	}
+	var m *mapRef
+	var memArg reg
+	var memReg asm.Register
+	var memWrite bool
+	for i, at := range h.Args {
+		r := asm.R1 + asm.Register(i)
+		regs := []asm.Register{r}
+		a, rej := v.readReg(pc, st, r)
+		if rej != nil {
+			return v.rejectAt(pc, st, regs, "%s (argument %d of %s) is not initialised", r, i+1, h.Name)
+		}
+		switch at {
+		case ArgAnything:
+			if a.isPtr() && v.opts.Unprivileged {
+				return v.rejectAt(pc, st, regs, "passing a pointer in %s to %s would leak a kernel address", r, h.Name)
+			}
+		case ArgMapPtr:
+			if a.t != constPtrMap {
+				return v.rejectAt(pc, st, regs, "%s (argument %d of %s) must be a map, not a %s", r, i+1, h.Name, a.t)
+			}
+			allowed := h.MapTypes
+			if allowed == nil {
+				allowed = dataMaps
+			}
+			okType := false
+			for _, t := range allowed {
+				okType = okType || t == a.m.info.Type
+			}
+			if !okType {
+				return v.rejectAt(pc, st, regs, "%s cannot be used with map %s of type %s", h.Name, a.m.name, a.m.info.Type)
+			}
+			m = a.m
+		case ArgMapKey, ArgMapValue:
+			if m == nil {
+				return v.rejectAt(pc, st, regs, "helper %s has a key or value argument without a map argument before it", h.Name)
+			}
+			size, what := m.info.KeySize, "key"
+			if at == ArgMapValue {
+				size, what = m.info.ValueSize, "value"
+			}
+			if a.t != ptrStack && a.t != ptrMapValue && a.t != ptrPacket {
+				return v.rejectAt(pc, st, regs, "%s (argument %d of %s) must point to the map %s (%d bytes), not be a %s", r, i+1, h.Name, what, size, a.t)
+			}
+			if rej := v.helperMem(pc, st, a, r, int64(size), int64(size), false, true); rej != nil {
+				return rej
+			}
+		case ArgCtx:
+			if a.t != ptrCtx || a.off != 0 {
+				return v.rejectAt(pc, st, regs, "%s (argument %d of %s) must be the unmodified context pointer, not a %s", r, i+1, h.Name, a.t)
+			}
+		case ArgMem, ArgUninitMem:
+			ok := a.t == ptrStack || a.t == ptrMapValue || (at == ArgMem && a.t == ptrPacket)
+			if !ok {
+				return v.rejectAt(pc, st, regs, "%s (argument %d of %s) must point to stack or map value memory, not be a %s", r, i+1, h.Name, a.t)
+			}
+			memArg, memReg, memWrite = a, r, at == ArgUninitMem
+		case ArgSize, ArgSizeOrZero:
+			if memReg == 0 {
+				return v.rejectAt(pc, st, regs, "helper %s has a size argument without a memory argument before it", h.Name)
+			}
+			if a.t != scalarT {
+				return v.rejectAt(pc, st, regs, "%s (argument %d of %s) must be a size, not a %s", r, i+1, h.Name, a.t)
+			}
+			if a.s.smin < 0 || a.s.umax > math.MaxInt32 {
+				return v.rejectAt(pc, st, regs, "%s (argument %d of %s) is a size that is not bounded; check it first", r, i+1, h.Name)
+			}
+			if at == ArgSize && a.s.umin == 0 {
+				return v.rejectAt(pc, st, regs, "%s (argument %d of %s) may be zero, which is not allowed", r, i+1, h.Name)
+			}
+			if rej := v.helperMem(pc, st, memArg, memReg, int64(a.s.umax), int64(a.s.umin), memWrite, false); rej != nil {
+				return rej
+			}
+			memReg = 0
+		}
+	}
+	if memReg != 0 {
+		return v.rejectAt(pc, st, nil, "helper %s has a memory argument without a size", h.Name)
+	}
+	for r := asm.R1; r <= asm.R5; r++ {
+		st.regs[r] = reg{}
+	}
+	switch h.Ret {
+	case RetMapValueOrNull:
+		st.regs[asm.R0] = reg{t: ptrMapValueOrNull, m: m, s: constScalar(0), id: v.newID(), origin: pc}
+	default:
+		st.regs[asm.R0] = scalarReg(unknownScalar())
+	}
+	return nil
+}
+
+// helperMem checks that a helper may access size bytes at ptr (the largest
+// possible size; minSize the smallest). strictInit requires initialised
+// stack even for privileged loaders (map keys and values).
+func (v *verifier) helperMem(pc int, st *state, ptr reg, r asm.Register, size, minSize int64, write, strictInit bool) *Rejection {
+	regs := []asm.Register{r}
+	if size == 0 {
+		return nil
+	}
+	switch ptr.t {
+	case ptrStack:
+		lo := ptr.off
+		if lo < -stackSize || lo+size > 0 {
+			return v.rejectAt(pc, st, regs, "%s points to %d bytes at stack offset %d, outside the 512-byte stack", r, size, lo)
+		}
+		if lo < v.minStack {
+			v.minStack = lo
+		}
+		i := int(lo + stackSize)
+		if write {
+			if minSize == size {
+				v.clobberStack(st, i, int(size))
+				for j := i; j < i+int(size); j++ {
+					st.stack.kind[j] = slotMisc
+				}
+			} else {
+				// Only part of the area may be written; keep it as it was
+				// but destroy spills it may overwrite.
+				v.clobberStack(st, i, int(size))
+				for j := i; j < i+int(size); j++ {
+					if st.stack.kind[j] == slotInvalid && j < i+int(minSize) {
+						st.stack.kind[j] = slotMisc
+					}
+				}
+			}
+			return nil
+		}
+		for j := i; j < i+int(size); j++ {
+			k := st.stack.kind[j]
+			if k == slotInvalid && (strictInit || v.opts.Unprivileged) {
+				return v.rejectAt(pc, st, regs, "%s points to stack memory at offset %d that is not initialised", r, int64(j-stackSize))
+			}
+			if k == slotSpill && st.stack.spill[j/8].isPtr() && v.opts.Unprivileged {
+				return v.rejectAt(pc, st, regs, "%s points to stack memory holding a pointer, which would leak it", r)
+			}
+		}
+		return nil
+	case ptrMapValue, ptrPacket:
+		_, rej := v.checkMem(pc, st, ptr, 0, access{size: int(size), base: r}, regs)
+		if rej != nil && size > 8 && ptr.t == ptrMapValue {
+			return rej
+		}
+		return rej
+	}
+	return v.rejectAt(pc, st, regs, "%s must point to memory", r)
+}
