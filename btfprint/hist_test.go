@@ -1,15 +1,12 @@
 package btfprint
 
 import (
-	"flag"
-	"os"
+	goldenfile "github.com/wagglebpf/waggle/internal/golden"
 	"path/filepath"
 	"testing"
 
 	"github.com/cilium/ebpf/btf"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata")
 
 // TestHistGolden prints a single-entry array map of struct hist whose slots
 // span plain, K and M labels, a gap of empty buckets and bars that truncate.
@@ -18,19 +15,7 @@ func TestHistGolden(t *testing.T) {
 		entry(u32b(0), histData(map[int]uint32{0: 3, 2: 5, 3: 10, 9: 1, 10: 2, 20: 7})),
 	}}
 	got := printMap(t, m, MapOptions{})
-	path := filepath.Join("testdata", "hist.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("got:\n%s\nwant:\n%s", got, want)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", "hist.golden"), got)
 }
 
 func TestBucketLabels(t *testing.T) {

@@ -2,8 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
+	goldenfile "github.com/wagglebpf/waggle/internal/golden"
 	"net"
 	"os"
 	"os/exec"
@@ -23,8 +23,6 @@ import (
 	"github.com/wagglebpf/waggle/attach"
 	"github.com/wagglebpf/waggle/session"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // openUnique opens a path that exists nowhere else, n times, from this
 // process (it need not exist: the tracepoint fires on the attempt).
@@ -174,21 +172,10 @@ func TestRunUprobeHistAndStructKeys(t *testing.T) {
 	golden(t, "uprobe_maps.golden", maps)
 }
 
+// golden compares got with testdata/name, or rewrites it with -update.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s\n--- got\n%s--- want\n%s", path, got, want)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", name), got)
 }
 
 func TestRunUprobeLibrary(t *testing.T) {

@@ -2,7 +2,7 @@ package output
 
 import (
 	"bytes"
-	"flag"
+	goldenfile "github.com/wagglebpf/waggle/internal/golden"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,8 +13,6 @@ import (
 	"github.com/wagglebpf/waggle/lang/ast"
 	"github.com/wagglebpf/waggle/lang/layout"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata")
 
 // goldenCase is a run of a script reduced to what the printer sees: the
 // records its probes send, in order, and its maps when it exits.
@@ -388,19 +386,7 @@ func TestGolden(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			for _, json := range []bool{false, true} {
 				got := c.run(t, json)
-				path := filepath.Join("testdata", c.name+ext(json))
-				if *update {
-					if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got != string(want) {
-					t.Errorf("%s:\ngot:\n%s\nwant:\n%s", path, got, want)
-				}
+				goldenfile.Check(t, filepath.Join("testdata", c.name+ext(json)), got)
 			}
 		})
 	}

@@ -3,8 +3,8 @@ package parser
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
+	goldenfile "github.com/wagglebpf/waggle/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,25 +13,8 @@ import (
 	"github.com/wagglebpf/waggle/lang/ast"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata")
-
 // golden compares got with the golden file, or rewrites it with -update.
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
+func golden(t *testing.T, path, got string) { goldenfile.Check(t, path, got) }
 
 func goldenInputs(t *testing.T, dir string) []string {
 	t.Helper()

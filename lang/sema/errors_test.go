@@ -2,32 +2,15 @@ package sema
 
 import (
 	"errors"
-	"flag"
+	goldenfile "github.com/wagglebpf/waggle/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata")
-
 // golden compares got with the golden file, or rewrites it with -update.
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
+func golden(t *testing.T, path, got string) { goldenfile.Check(t, path, got) }
 
 // TestErrorGolden renders the checker's errors for each
 // testdata/errors/*.bt, one class of mistake per file, exactly as `waggle
