@@ -13,7 +13,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/features"
-	"github.com/wagglebpf/waggle/lang/ast"
 	"github.com/wagglebpf/waggle/lang/codegen"
 	"github.com/wagglebpf/waggle/lang/parser"
 	"github.com/wagglebpf/waggle/lang/sema"
@@ -36,7 +35,7 @@ func Check(file string, src []byte, params []string) (*sema.Info, error) {
 	}
 	info, err := sema.Check(prog, sema.Options{Params: params, NCPUs: runtime.NumCPU()})
 	if err != nil {
-		return nil, diagnostics(file, src, err)
+		return nil, sema.Render(file, src, err)
 	}
 	return info, nil
 }
@@ -52,20 +51,15 @@ func compile(file string, src []byte, params []string, opts codegen.Options) (*c
 	}
 	info, err := sema.Check(prog, sema.Options{Params: params, NCPUs: ncpus})
 	if err != nil {
-		return nil, diagnostics(file, src, err)
+		return nil, sema.Render(file, src, err)
 	}
 	opts.NCPUs = ncpus
 	p, err := codegen.Compile(info, opts)
 	if err != nil {
-		return nil, diagnostics(file, src, err)
+		return nil, sema.Render(file, src, err)
 	}
 	return p, nil
 }
-
-// diagnostics renders checker errors with the source line and a caret.
-func diagnostics(file string, src []byte, err error) error { return sema.Render(file, src, err) }
-
-func sourceLine(src []byte, p ast.Pos) string { return parser.SourceLine(src, p) }
 
 // explainLoadError names the probe and source position a verifier
 // rejection is about.
@@ -123,7 +117,7 @@ func explainLoadError(p *codegen.Program, file string, src []byte, err error) er
 		}
 	}
 	msg := fmt.Sprintf("the kernel verifier rejected probe %s: %s", probe.Instance.Name, reason)
-	perr := parser.ErrorList{&parser.Error{File: file, Pos: span.Start, End: span.End, Msg: msg, Line: sourceLine(src, span.Start)}}
+	perr := sema.Render(file, src, &sema.Error{Span: span, Msg: msg})
 	if le.FullLog {
 		return fmt.Errorf("%w\nverifier log:\n  %s", perr, strings.Join(le.Log, "\n  "))
 	}
@@ -135,5 +129,5 @@ func explainLoadError(p *codegen.Program, file string, src []byte, err error) er
 func attachError(pr *codegen.Probe, file string, src []byte, err error) error {
 	span := pr.Instance.Point.Pos()
 	msg := fmt.Sprintf("cannot attach probe %s: %v", pr.Instance.Name, err)
-	return parser.ErrorList{&parser.Error{File: file, Pos: span.Start, End: span.End, Msg: msg, Line: sourceLine(src, span.Start)}}
+	return sema.Render(file, src, &sema.Error{Span: span, Msg: msg})
 }
