@@ -176,3 +176,15 @@ func (t *Type) Equal(u *Type) bool {
 func (t *Type) IsUnsigned64() bool {
 	return t != nil && (t.Kind == KindInt && !t.Signed && t.Size == 8 || t.Kind == KindPtr)
 }
+
+// Widened is t as it is stored in maps, tuples and records: integers of
+// every width as 64 bits of the same signedness, other types unchanged.
+func (t *Type) Widened() *Type {
+	if t.Kind == KindInt && t.Size != 8 {
+		if t.Signed {
+			return Int64
+		}
+		return Uint64
+	}
+	return t
+}

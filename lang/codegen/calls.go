@@ -23,7 +23,7 @@ func (g *gen) call(e *ast.Call) (*val, error) {
 	case "printf":
 		args := make([]*ast.Type, 0, len(e.Args)-1)
 		for _, a := range e.Args[1:] {
-			args = append(args, recordType(a.Type()))
+			args = append(args, a.Type().Widened())
 		}
 		idx := len(g.prog.Formats)
 		g.prog.Formats = append(g.prog.Formats, Format{Text: e.Args[0].(*ast.StrLit).Value, Args: args})
@@ -177,7 +177,7 @@ func (g *gen) userPointer(e ast.Expr) bool {
 func (g *gen) record(kind layout.RecordKind, index int64, args []ast.Expr) error {
 	tuple := &ast.Type{Kind: ast.KindTuple}
 	for _, a := range args {
-		tuple.Elems = append(tuple.Elems, recordType(a.Type()))
+		tuple.Elems = append(tuple.Elems, a.Type().Widened())
 	}
 	size := layout.RecordHeader + layout.Size(tuple)
 	off := g.stack.alloc(size)
@@ -242,18 +242,6 @@ func (g *gen) recordExprs(kind layout.RecordKind, code ast.Expr) error {
 	g.emit(stImm(asm.RFP, off, int64(kind)))
 	g.output(off, 16)
 	return nil
-}
-
-// recordType is how a value travels in a record: integers widened to 8
-// bytes like in maps.
-func recordType(t *ast.Type) *ast.Type {
-	if t.Kind == ast.KindInt && t.Size != 8 {
-		if t.Signed {
-			return ast.Int64
-		}
-		return ast.Uint64
-	}
-	return t
 }
 
 // lenCallback is the bpf_for_each_map_elem callback of len(): it visits

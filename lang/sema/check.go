@@ -581,7 +581,7 @@ func (c *checker) mapKey(m *ast.MapExpr) *ast.Type {
 			c.errorf(k, "%s cannot be a map key", t)
 			return nil
 		}
-		elems = append(elems, normalizeKey(t))
+		elems = append(elems, t.Widened())
 	}
 	if len(elems) == 1 {
 		return elems[0]
@@ -602,17 +602,6 @@ func keyable(t *ast.Type) bool {
 		return true
 	}
 	return false
-}
-
-// normalizeKey stores every integer key as 64 bits, as bpftrace does.
-func normalizeKey(t *ast.Type) *ast.Type {
-	if t.Kind == ast.KindInt && t.Size != 8 {
-		if t.Signed {
-			return ast.Int64
-		}
-		return ast.Uint64
-	}
-	return t
 }
 
 // defineMap records or checks a map's key and value types; at is where

@@ -172,7 +172,7 @@ func (c *checker) expr(e ast.Expr) *ast.Type {
 				c.errorf(el, "%s cannot be in a tuple", et)
 				return nil
 			}
-			t.Elems = append(t.Elems, normalizeKey(et))
+			t.Elems = append(t.Elems, et.Widened())
 		}
 		return c.set(e, t)
 	case *ast.TupleIndex:
