@@ -9,6 +9,7 @@ package verifier
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 
@@ -25,6 +26,9 @@ type Options struct {
 	MaxInsnsProcessed int
 	// Helpers replaces the built-in helper table when non-nil.
 	Helpers map[int32]HelperSig
+	// Log, when set, receives the whole analysis: every instruction
+	// processed with the registers it leaves, prunes and branch decisions.
+	Log io.Writer
 }
 
 // MapInfo describes a map referenced by name from the program.
@@ -35,19 +39,23 @@ type MapInfo struct {
 
 // Report is the outcome of a verification.
 type Report struct {
-	Accepted       bool
-	InsnsProcessed int
-	MaxStackDepth  int
-	Rejection      *Rejection
+	Accepted       bool `json:"accepted"`
+	InsnsProcessed int  `json:"insns_processed"`
+	MaxStackDepth  int  `json:"max_stack_depth"`
+	// ContextBytes is one past the highest context byte the program may
+	// touch: a runtime must hand it a context at least this large.
+	ContextBytes int        `json:"context_bytes"`
+	Rejection    *Rejection `json:"rejection,omitempty"`
 }
 
 // Rejection explains why a program was refused.
 type Rejection struct {
-	PC     int    // raw instruction offset
-	Disasm string // the instruction's text
-	Reason string // one plain sentence
-	Path   []int  // for each conditional jump on the path, the pc execution continued at
-	Regs   string // the register states that matter
+	PC     int    `json:"insn"`             // raw instruction offset
+	Disasm string `json:"disasm"`           // the instruction's text
+	Source string `json:"source,omitempty"` // the source line, from BTF line info
+	Reason string `json:"reason"`           // one plain sentence
+	Path   []int  `json:"path,omitempty"`   // for each conditional jump on the path, the pc execution continued at
+	Regs   string `json:"regs,omitempty"`   // the register states that matter
 }
 
 func (r *Rejection) Error() string {
@@ -181,6 +189,7 @@ type verifier struct {
 	nextID   int
 	done     int
 	minStack int64
+	ctxBytes int64
 }
 
 const maxStatesPerInsn = 64
@@ -210,7 +219,14 @@ func Verify(insns asm.Instructions, typ ebpf.ProgramType, maps map[string]MapInf
 	if rej == nil {
 		rej = v.explore()
 	}
-	rep = &Report{Accepted: rej == nil, InsnsProcessed: v.done, MaxStackDepth: int(-v.minStack), Rejection: rej}
+	rep = &Report{Accepted: rej == nil, InsnsProcessed: v.done, MaxStackDepth: int(-v.minStack), ContextBytes: int(v.ctxBytes), Rejection: rej}
+	if v.opts.Log != nil {
+		if rej != nil {
+			fmt.Fprintf(v.opts.Log, "rejected: %s\n", rej.Error())
+		} else {
+			fmt.Fprintf(v.opts.Log, "accepted: %d instructions processed, stack depth %d\n", v.done, -v.minStack)
+		}
+	}
 	return rep, nil
 }
 
@@ -279,8 +295,21 @@ func (v *verifier) disasm(pc int) string {
 	return fmt.Sprint(*v.insns[pc])
 }
 
+// sourceLine finds the BTF line info that covers pc: the nearest
+// annotated instruction at or before it.
+func (v *verifier) sourceLine(pc int) string {
+	for ; pc >= 0 && pc < len(v.insns); pc-- {
+		if ins := v.insns[pc]; ins != nil {
+			if src := ins.Source(); src != nil {
+				return strings.TrimSpace(src.String())
+			}
+		}
+	}
+	return ""
+}
+
 func (v *verifier) rejectAt(pc int, st *state, regs []asm.Register, format string, args ...any) *Rejection {
-	r := &Rejection{PC: pc, Disasm: v.disasm(pc), Reason: fmt.Sprintf(format, args...)}
+	r := &Rejection{PC: pc, Disasm: v.disasm(pc), Source: v.sourceLine(pc), Reason: fmt.Sprintf(format, args...)}
 	if st != nil {
 		for p := st.path; p != nil; p = p.parent {
 			r.Path = append(r.Path, p.pc)
@@ -513,6 +542,9 @@ func (v *verifier) explore() *Rejection {
 					}
 				}
 				if pruned {
+					if v.opts.Log != nil {
+						fmt.Fprintf(v.opts.Log, "%d: pruned, a state seen before covers this one\n", pc)
+					}
 					finish(st.cp)
 					break
 				}
@@ -528,6 +560,9 @@ func (v *verifier) explore() *Rejection {
 			if rej != nil {
 				return rej
 			}
+			if v.opts.Log != nil {
+				v.logStep(pc, st, fork)
+			}
 			if fork != nil {
 				if st.cp != nil {
 					st.cp.pending++
@@ -542,6 +577,19 @@ func (v *verifier) explore() *Rejection {
 		}
 	}
 	return nil
+}
+
+func (v *verifier) logStep(pc int, st *state, fork *work) {
+	var parts []string
+	for r := asm.R0; r <= asm.R10; r++ {
+		if st.regs[r].t != notInit {
+			parts = append(parts, fmt.Sprintf("%s=%s", r, st.regs[r]))
+		}
+	}
+	fmt.Fprintf(v.opts.Log, "%d: %s ; %s\n", pc, v.disasm(pc), strings.Join(parts, " "))
+	if fork != nil {
+		fmt.Fprintf(v.opts.Log, "%d: branch: both ways possible, insn %d explored later\n", pc, fork.pc)
+	}
 }
 
 func (v *verifier) readReg(pc int, st *state, r asm.Register) (reg, *Rejection) {
@@ -897,6 +945,11 @@ func (v *verifier) ctxAccess(pc int, st *state, ptr reg, insnOff int64, a access
 	}
 	c := v.ctx
 	off := insnOff
+	if end := off + int64(a.size); off >= 0 && end > v.ctxBytes {
+		// Recorded before the checks below; a rejected access ends the
+		// analysis anyway.
+		v.ctxBytes = end
+	}
 	if c.raw {
 		if a.write {
 			return reg{}, v.rejectAt(pc, st, regs, "the %s is read-only", c.name)
