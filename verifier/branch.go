@@ -60,7 +60,7 @@ func (v *verifier) branch(pc int, st *state, ins *asm.Instruction) (int, *work, 
 				notTaken.regs[ins.Src].s = nb
 			}
 		}
-	case !is32 && ((dst.t == ptrMapValueOrNull && isZero(src)) || (src.t == ptrMapValueOrNull && isZero(dst))):
+	case !is32 && ((isOrNull(dst) && isZero(src)) || (isOrNull(src) && isZero(dst))):
 		if op != asm.JEq && op != asm.JNE {
 			if v.opts.Unprivileged {
 				return 0, nil, v.rejectAt(pc, st, regs, "comparing a pointer that may be NULL other than with == or != 0 is not allowed")
@@ -68,7 +68,7 @@ func (v *verifier) branch(pc int, st *state, ins *asm.Instruction) (int, *work, 
 			break
 		}
 		p := dst
-		if src.t == ptrMapValueOrNull {
+		if isOrNull(src) {
 			p = src
 		}
 		nullSt, okSt := taken, notTaken
@@ -126,6 +126,8 @@ func (v *verifier) branch(pc int, st *state, ins *asm.Instruction) (int, *work, 
 	return -1, nil, nil
 }
 
+func isOrNull(r reg) bool { return r.t == ptrMapValueOrNull || r.t == ptrMemOrNull }
+
 func isZero(r reg) bool { return r.t == scalarT && r.s.isConst() && r.s.val() == 0 }
 
 // fits32 reports whether a 32-bit comparison of a and b gives the same
@@ -141,29 +143,47 @@ func fits32(a, b scalar, op asm.JumpOp) bool {
 	return true
 }
 
+// forEachReg visits every register and spilled register of every frame.
 func forEachReg(st *state, f func(r *reg)) {
 	for i := range st.regs {
 		f(&st.regs[i])
 	}
-	for i := range st.stack.spill {
-		if st.stack.kind[i*8] == slotSpill {
-			f(&st.stack.spill[i])
+	for fi := range st.frames {
+		fr := &st.frames[fi]
+		if fi > 0 {
+			for i := range fr.saved {
+				f(&fr.saved[i])
+			}
+		}
+		for i := range fr.stack.spill {
+			if fr.stack.kind[i*8] == slotSpill {
+				f(&fr.stack.spill[i])
+			}
 		}
 	}
 }
 
 func markNull(st *state, id int, null bool) {
+	ref := 0
 	forEachReg(st, func(r *reg) {
-		if r.t != ptrMapValueOrNull || r.id != id {
+		if (r.t != ptrMapValueOrNull && r.t != ptrMemOrNull) || r.id != id {
 			return
 		}
 		if null {
+			ref = r.ref
 			*r = scalarReg(constScalar(0))
+		} else if r.t == ptrMemOrNull {
+			r.t = ptrMem
+			r.id = 0
 		} else {
 			r.t = ptrMapValue
 			r.id = 0
 		}
 	})
+	if ref != 0 {
+		// A reservation that failed holds nothing to release.
+		st.dropRef(ref)
+	}
 }
 
 func markRange(st *state, id int, n int64) {
@@ -309,18 +329,50 @@ func trimEdge(s scalar, x uint64) scalar {
 // covers reports whether every concrete state described by cur is also
 // described by old, so that exploring cur cannot find anything new.
 func (v *verifier) covers(old, cur *state) bool {
+	if len(old.frames) != len(cur.frames) || len(old.refs) != len(cur.refs) {
+		return false
+	}
 	ids := map[int]int{}
 	for i := range old.regs {
 		if !v.regCovers(old.regs[i], cur.regs[i], ids) {
 			return false
 		}
 	}
+	for fi := range old.frames {
+		of, cf := &old.frames[fi], &cur.frames[fi]
+		if of.callsite != cf.callsite {
+			return false
+		}
+		for i := range of.saved {
+			if !v.regCovers(of.saved[i], cf.saved[i], ids) {
+				return false
+			}
+		}
+		if !v.stackCovers(&of.stack, &cf.stack, ids) {
+			return false
+		}
+	}
+	// Every reference the old state held must be held here too, under the
+	// same correspondence of ids as the registers that point to it.
+	for i, o := range old.refs {
+		if m, ok := ids[o.id]; ok {
+			if m != cur.refs[i].id {
+				return false
+			}
+		} else if o.pc != cur.refs[i].pc {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *verifier) stackCovers(old, cur *stackState, ids map[int]int) bool {
 	for slot := 0; slot < stackSize/8; slot++ {
 		base := slot * 8
-		if old.stack.kind[base] == slotSpill {
-			if cur.stack.kind[base] != slotSpill || !v.regCovers(old.stack.spill[slot], cur.stack.spill[slot], ids) {
+		if old.kind[base] == slotSpill {
+			if cur.kind[base] != slotSpill || !v.regCovers(old.spill[slot], cur.spill[slot], ids) {
 				// A spilled unknown scalar is as good as plain data.
-				o := old.stack.spill[slot]
+				o := old.spill[slot]
 				if !(o.t == scalarT && o.s.isUnknown() && allKind(cur, base, slotMisc)) {
 					return false
 				}
@@ -328,7 +380,7 @@ func (v *verifier) covers(old, cur *state) bool {
 			continue
 		}
 		for j := base; j < base+8; j++ {
-			ok := v.kindCovers(old.stack.kind[j], cur, j)
+			ok := v.kindCovers(old.kind[j], cur, j)
 			if !ok {
 				return false
 			}
@@ -337,18 +389,18 @@ func (v *verifier) covers(old, cur *state) bool {
 	return true
 }
 
-func allKind(st *state, base int, k slotKind) bool {
+func allKind(st *stackState, base int, k slotKind) bool {
 	for j := base; j < base+8; j++ {
-		if st.stack.kind[j] != k {
+		if st.kind[j] != k {
 			return false
 		}
 	}
 	return true
 }
 
-func (v *verifier) kindCovers(old slotKind, cur *state, j int) bool {
-	ck := cur.stack.kind[j]
-	curScalarish := ck == slotMisc || (ck == slotSpill && cur.stack.spill[j/8].t == scalarT)
+func (v *verifier) kindCovers(old slotKind, cur *stackState, j int) bool {
+	ck := cur.kind[j]
+	curScalarish := ck == slotMisc || (ck == slotSpill && cur.spill[j/8].t == scalarT)
 	switch old {
 	case slotInvalid:
 		if v.opts.Unprivileged {
@@ -372,28 +424,44 @@ func (v *verifier) regCovers(o, c reg, ids map[int]int) bool {
 		return false
 	}
 	switch o.t {
-	case scalarT, ptrCtx, ptrStack, ptrPacketEnd:
+	case scalarT, ptrCtx, ptrPacketEnd:
 		return o.off == c.off
+	case ptrStack:
+		return o.off == c.off && o.frame == c.frame
 	case constPtrMap:
 		return o.m == c.m
 	case ptrMapValue:
 		return o.m == c.m && o.off == c.off
+	case ptrMem:
+		return o.off == c.off && o.size == c.size && sameID(ids, o.ref, c.ref)
+	case ptrMemOrNull:
+		return o.off == c.off && o.size == c.size && sameID(ids, o.ref, c.ref) && sameID(ids, o.id, c.id)
 	case ptrMapValueOrNull, ptrPacket:
 		if o.m != c.m || o.off != c.off || c.rng < o.rng {
 			return false
 		}
-		if m, ok := ids[o.id]; ok {
-			return m == c.id
-		}
-		for _, m := range ids {
-			if m == c.id {
-				return false
-			}
-		}
-		ids[o.id] = c.id
-		return true
+		return sameID(ids, o.id, c.id)
 	}
 	return false
+}
+
+// sameID checks that id o of the old state corresponds to id c of the
+// current one, recording the correspondence the first time. Ids are
+// globally unique, so one map serves null-check, packet and reference ids.
+func sameID(ids map[int]int, o, c int) bool {
+	if o == 0 || c == 0 {
+		return o == c
+	}
+	if m, ok := ids[o]; ok {
+		return m == c
+	}
+	for _, m := range ids {
+		if m == c {
+			return false
+		}
+	}
+	ids[o] = c
+	return true
 }
 
 func scalarCovers(o, c scalar) bool {

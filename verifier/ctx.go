@@ -18,7 +18,12 @@ type ctxDesc struct {
 	rawMax   int
 	rawSizes []int
 	packet   bool // the program type has packet pointers
-	notYet   map[int]string
+	// readOnlyPacket: packet data may be read but not written.
+	readOnlyPacket bool
+	// skb: the context is a socket buffer, which legacy packet loads
+	// (LD_ABS/LD_IND) read from.
+	skb bool
+	notYet         map[int]string
 }
 
 func u32(off int, name string, write bool) ctxField {
@@ -52,19 +57,72 @@ func ctxFor(typ ebpf.ProgramType) *ctxDesc {
 			u32(12, "ingress_ifindex", false), u32(16, "rx_queue_index", false), u32(20, "egress_ifindex", false),
 		}, notYet: map[int]string{8: "xdp_md.data_meta"}}
 	case ebpf.SocketFilter:
-		return &ctxDesc{name: "__sk_buff", fields: skbFields(false)}
+		return &ctxDesc{name: "__sk_buff", skb: true, fields: skbFields(false)}
 	case ebpf.SchedCLS, ebpf.SchedACT:
-		return &ctxDesc{name: "__sk_buff", packet: true, fields: skbFields(true), notYet: map[int]string{140: "__sk_buff.data_meta"}}
+		return &ctxDesc{name: "__sk_buff", skb: true, packet: true, fields: skbFields(true), notYet: map[int]string{140: "__sk_buff.data_meta"}}
+	case ebpf.CGroupSKB:
+		// Read-only direct packet access; a few fields are writable.
+		f := skbFields(false)
+		for i := range f {
+			switch f[i].name {
+			case "mark", "priority", "cb[0]", "cb[1]", "cb[2]", "cb[3]", "cb[4]":
+				f[i].write = true
+			}
+		}
+		f = append(f, ctxField{off: 76, size: 4, kind: ptrPacket, name: "data"},
+			ctxField{off: 80, size: 4, kind: ptrPacketEnd, name: "data_end"})
+		return &ctxDesc{name: "__sk_buff", packet: true, readOnlyPacket: true, fields: f}
+	case ebpf.CGroupSock:
+		return &ctxDesc{name: "bpf_sock", fields: []ctxField{
+			u32(0, "bound_dev_if", true), u32(4, "family", false), u32(8, "type", false),
+			u32(12, "protocol", false), u32(16, "mark", true), u32(20, "priority", true),
+		}}
+	case ebpf.CGroupSysctl:
+		return &ctxDesc{name: "bpf_sysctl", fields: []ctxField{u32(0, "write", false), u32(4, "file_pos", true)}}
 	case ebpf.Kprobe:
 		// struct pt_regs is 168 bytes on x86-64; smaller than on the other
 		// architectures, so this bound is safe everywhere.
 		return &ctxDesc{name: "pt_regs", raw: true, rawMax: 168, rawSizes: []int{8}}
+	case ebpf.PerfEvent:
+		// struct bpf_perf_event_data: pt_regs, then sample_period and addr.
+		return &ctxDesc{name: "bpf_perf_event_data", raw: true, rawMax: 184, rawSizes: []int{8}}
 	case ebpf.TracePoint:
 		return &ctxDesc{name: "tracepoint context", raw: true, rawMax: 2048, rawSizes: []int{1, 2, 4, 8}}
+	case ebpf.RawTracepoint, ebpf.RawTracepointWritable, ebpf.Tracing:
+		// An array of up to 12 u64 arguments (MAX_BPF_FUNC_ARGS). The
+		// kernel types tracing arguments through BTF; here they are plain
+		// numbers, so pointers among them are read with helpers.
+		return &ctxDesc{name: "argument array", raw: true, rawMax: 12 * 8, rawSizes: []int{8}}
 	}
 	return nil
 }
 
 func isTracing(typ ebpf.ProgramType) bool {
-	return typ == ebpf.Kprobe || typ == ebpf.TracePoint
+	switch typ {
+	case ebpf.Kprobe, ebpf.TracePoint, ebpf.PerfEvent, ebpf.RawTracepoint, ebpf.RawTracepointWritable, ebpf.Tracing:
+		return true
+	}
+	return false
+}
+
+// returnRange is the range of return values the kernel accepts for a
+// program type, when it checks one.
+func returnRange(typ ebpf.ProgramType, attach ebpf.AttachType) (lo, hi int64, ok bool) {
+	switch typ {
+	case ebpf.CGroupSKB:
+		if attach == ebpf.AttachCGroupInetEgress {
+			return 0, 3, true
+		}
+		return 0, 1, true
+	case ebpf.CGroupSock, ebpf.CGroupSysctl, ebpf.CGroupSockAddr, ebpf.CGroupDevice, ebpf.CGroupSockopt:
+		return 0, 1, true
+	case ebpf.Tracing:
+		switch attach {
+		case ebpf.AttachTraceFEntry, ebpf.AttachTraceFExit:
+			return 0, 0, true
+		case ebpf.AttachTraceIter:
+			return 0, 1, true
+		}
+	}
+	return 0, 0, false
 }

@@ -23,5 +23,8 @@ func VerifySpec(coll *ebpf.CollectionSpec, prog *ebpf.ProgramSpec, opts Options)
 			maps[name] = MapInfoOf(ms)
 		}
 	}
+	if opts.AttachType == 0 {
+		opts.AttachType = prog.AttachType
+	}
 	return Verify(prog.Instructions, prog.Type, maps, opts)
 }

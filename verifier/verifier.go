@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -26,6 +27,9 @@ type Options struct {
 	MaxInsnsProcessed int
 	// Helpers replaces the built-in helper table when non-nil.
 	Helpers map[int32]HelperSig
+	// AttachType refines the program type where the kernel's rules depend
+	// on it (allowed return values); VerifySpec takes it from the spec.
+	AttachType ebpf.AttachType
 	// Log, when set, receives the whole analysis: every instruction
 	// processed with the registers it leaves, prunes and branch decisions.
 	Log io.Writer
@@ -82,9 +86,11 @@ const (
 	ptrMapValueOrNull
 	ptrPacket
 	ptrPacketEnd
+	ptrMem       // memory of a known size, e.g. a ring buffer reservation
+	ptrMemOrNull // the same, before its NULL check
 )
 
-var regTypeNames = [...]string{"not initialised", "scalar", "ctx", "stack pointer", "map", "map value", "map value or NULL", "packet pointer", "packet end"}
+var regTypeNames = [...]string{"not initialised", "scalar", "ctx", "stack pointer", "map", "map value", "map value or NULL", "packet pointer", "packet end", "ring buffer memory", "ring buffer memory or NULL"}
 
 func (t regType) String() string { return regTypeNames[t] }
 
@@ -100,7 +106,13 @@ type reg struct {
 	m      *mapRef
 	id     int   // null-check id (or-null) or packet id
 	rng    int64 // proven packet range
-	origin int   // pc of the lookup that produced an or-null pointer
+	origin int   // pc of the call that produced an or-null pointer; for a released register, where it was released
+	frame  int   // for stack pointers: the call frame whose stack it points to
+	ref    int   // for acquired memory: the reference it belongs to
+	size   int64 // for ptrMem: the size of the memory
+	// released marks a not-initialised register that held a reference
+	// released at origin, so that its use can be explained.
+	released bool
 }
 
 func scalarReg(s scalar) reg { return reg{t: scalarT, s: s} }
@@ -116,7 +128,20 @@ func (r reg) String() string {
 	case ptrCtx:
 		return fmt.Sprintf("ctx(off=%d)", r.off)
 	case ptrStack:
+		if r.frame > 0 {
+			return fmt.Sprintf("fp%d(frame %d)", r.off, r.frame)
+		}
 		return fmt.Sprintf("fp%d", r.off)
+	case ptrMem, ptrMemOrNull:
+		n := "mem"
+		if r.t == ptrMemOrNull {
+			n = "mem_or_null"
+		}
+		s := fmt.Sprintf("%s(size=%d,off=%d", n, r.size, r.off)
+		if !(r.s.isConst() && r.s.val() == 0) {
+			s += ",var=" + r.s.String()
+		}
+		return s + ")"
 	case constPtrMap:
 		return fmt.Sprintf("map(%s)", r.m.name)
 	case ptrMapValue, ptrMapValueOrNull:
@@ -165,12 +190,32 @@ type pathNode struct {
 	parent *pathNode
 }
 
-type state struct {
-	regs  [11]reg
-	stack stackState
-	path  *pathNode
-	cp    *checkpoint
+// frame is one bpf-to-bpf call level: its stack and what the caller's
+// registers were at the call.
+type frame struct {
+	stack    stackState
+	start    int     // first instruction of the subprogram
+	callsite int     // the call instruction that made this frame; -1 for the main program
+	saved    [11]reg // the caller's registers at the call
 }
+
+// refState is an acquired reference (a ring buffer reservation) that must
+// be released on every path.
+type refState struct {
+	id int
+	pc int // where it was acquired
+}
+
+type state struct {
+	regs   [11]reg
+	frames []frame // frames[len-1] is the running one
+	refs   []refState
+	path   *pathNode
+	cp     *checkpoint
+}
+
+func (st *state) top() *frame { return &st.frames[len(st.frames)-1] }
+func (st *state) depth() int  { return len(st.frames) - 1 }
 
 type work struct {
 	pc int
@@ -188,8 +233,18 @@ type verifier struct {
 	visited  [][]*state
 	nextID   int
 	done     int
-	minStack int64
 	ctxBytes int64
+	// stackDepth is the deepest stack offset each subprogram touches, by
+	// its first instruction; chains are the call chains seen, each with
+	// the call that completed it, for the 512-byte limit across frames.
+	stackDepth map[int]int64
+	chains     map[string]chain
+	subprogOf  []int // first instruction of the subprogram of each instruction
+}
+
+type chain struct {
+	starts []int
+	pc     int
 }
 
 const maxStatesPerInsn = 64
@@ -201,7 +256,7 @@ func Verify(insns asm.Instructions, typ ebpf.ProgramType, maps map[string]MapInf
 	if opts.MaxInsnsProcessed <= 0 {
 		opts.MaxInsnsProcessed = 1_000_000
 	}
-	v := &verifier{typ: typ, opts: opts, helpers: opts.Helpers}
+	v := &verifier{typ: typ, opts: opts, helpers: opts.Helpers, stackDepth: map[int]int64{}, chains: map[string]chain{}}
 	if v.helpers == nil {
 		v.helpers = BuiltinHelpers
 	}
@@ -219,12 +274,16 @@ func Verify(insns asm.Instructions, typ ebpf.ProgramType, maps map[string]MapInf
 	if rej == nil {
 		rej = v.explore()
 	}
-	rep = &Report{Accepted: rej == nil, InsnsProcessed: v.done, MaxStackDepth: int(-v.minStack), ContextBytes: int(v.ctxBytes), Rejection: rej}
+	depth := 0
+	if rej == nil {
+		depth, rej = v.checkStackChains()
+	}
+	rep = &Report{Accepted: rej == nil, InsnsProcessed: v.done, MaxStackDepth: depth, ContextBytes: int(v.ctxBytes), Rejection: rej}
 	if v.opts.Log != nil {
 		if rej != nil {
 			fmt.Fprintf(v.opts.Log, "rejected: %s\n", rej.Error())
 		} else {
-			fmt.Fprintf(v.opts.Log, "accepted: %d instructions processed, stack depth %d\n", v.done, -v.minStack)
+			fmt.Fprintf(v.opts.Log, "accepted: %d instructions processed, stack depth %d\n", v.done, depth)
 		}
 	}
 	return rep, nil
@@ -271,7 +330,7 @@ func (v *verifier) layout(in asm.Instructions, maps map[string]MapInfo) error {
 			}
 		case ins.IsLoadFromMap():
 			if ref == "" {
-				return fmt.Errorf("insn %d: map load without a map name", i)
+				break // an extern or a raw fd; refused when checked
 			}
 			mi, ok := maps[ref]
 			if !ok {
@@ -358,6 +417,29 @@ func (v *verifier) checkProgram() *Rejection {
 		return v.rejectAt(0, nil, nil, "the program has %d instructions, more than the limit of 1000000", n)
 	}
 	v.prune = make([]bool, n)
+	// Subprograms start at 0 and at every bpf-to-bpf call target.
+	isStart := make([]bool, n)
+	isStart[0] = true
+	for pc, ins := range v.insns {
+		if ins != nil && ins.IsFunctionCall() {
+			t := pc + 1 + int(int32(ins.Constant))
+			if t < 0 || t >= n {
+				return v.rejectAt(pc, nil, nil, "the call goes to instruction %d, outside the program (0..%d)", t, n-1)
+			}
+			if v.insns[t] == nil {
+				return v.rejectAt(pc, nil, nil, "the call goes to instruction %d, the middle of a 64-bit immediate load", t)
+			}
+			isStart[t] = true
+			v.prune[t] = true
+		}
+	}
+	v.subprogOf = make([]int, n)
+	for pc, cur := 0, 0; pc < n; pc++ {
+		if isStart[pc] {
+			cur = pc
+		}
+		v.subprogOf[pc] = cur
+	}
 	succ := func(pc int) []int {
 		ins := v.insns[pc]
 		next := pc + int(ins.Size()/asm.InstructionSize)
@@ -369,6 +451,9 @@ func (v *verifier) checkProgram() *Rejection {
 		case asm.Exit:
 			return nil
 		case asm.Call:
+			if ins.Src == asm.PseudoCall {
+				return []int{next, pc + 1 + int(int32(ins.Constant))}
+			}
 			return []int{next}
 		}
 		t, _ := jumpTarget(ins, pc)
@@ -394,8 +479,15 @@ func (v *verifier) checkProgram() *Rejection {
 			if v.insns[s] == nil {
 				return v.rejectAt(pc, nil, nil, "the jump goes to instruction %d, the middle of a 64-bit immediate load", s)
 			}
+			next := pc + int(ins.Size()/asm.InstructionSize)
+			if v.subprogOf[s] != v.subprogOf[pc] && !(ins.IsFunctionCall() && s != next) {
+				if s == next {
+					return v.rejectAt(pc, nil, nil, "execution can fall from the function at insn %d into the next one at insn %d; every path must end in exit", v.subprogOf[pc], s)
+				}
+				return v.rejectAt(pc, nil, nil, "the jump goes to instruction %d, outside its function (which starts at insn %d)", s, v.subprogOf[pc])
+			}
 		}
-		if ins.OpCode.Class().IsJump() {
+		if ins.OpCode.Class().IsJump() && !ins.IsFunctionCall() {
 			if t, ok := jumpTarget(ins, pc); ok {
 				v.prune[t] = true
 				if ins.OpCode.JumpOp() != asm.Ja {
@@ -440,13 +532,22 @@ func (v *verifier) checkEncoding(pc int, ins *asm.Instruction) *Rejection {
 	case cls == asm.LdClass:
 		if !op.IsDWordLoad() {
 			if m := op.Mode(); m == asm.AbsMode || m == asm.IndMode {
-				return v.rejectAt(pc, nil, nil, notYet+"legacy packet loads (LD_ABS/LD_IND)")
+				if op.Size() == asm.DWord {
+					return v.rejectAt(pc, nil, nil, "legacy packet loads of 8 bytes do not exist")
+				}
+				if !v.ctx.skb {
+					return v.rejectAt(pc, nil, nil, "legacy packet loads (LD_ABS/LD_IND) are only allowed in socket filter and tc programs, not %s", v.typ)
+				}
+				return nil
 			}
 			return v.rejectAt(pc, nil, nil, "unknown load instruction (opcode %#x)", uint16(op))
 		}
 		switch ins.Src {
-		case 0, asm.PseudoMapFD:
-		case asm.PseudoMapValue:
+		case 0:
+		case asm.PseudoMapFD, asm.PseudoMapValue:
+			if v.maps[pc] == nil {
+				return v.rejectAt(pc, nil, nil, notYet+"64-bit immediate loads of unresolved externs (kconfig or ksym values) or of map file descriptors")
+			}
 		default:
 			return v.rejectAt(pc, nil, nil, notYet+"64-bit immediate loads with source %d", ins.Src)
 		}
@@ -456,7 +557,15 @@ func (v *verifier) checkEncoding(pc int, ins *asm.Instruction) *Rejection {
 		}
 	case cls == asm.StClass || cls == asm.StXClass:
 		if op.Mode() == asm.AtomicMode {
-			return v.rejectAt(pc, nil, nil, notYet+"atomic operations")
+			if cls != asm.StXClass || (op.Size() != asm.Word && op.Size() != asm.DWord) {
+				return v.rejectAt(pc, nil, nil, "atomic operations must be 32- or 64-bit register stores (opcode %#x)", uint16(op))
+			}
+			switch op.AtomicOp() {
+			case asm.AddAtomic, asm.OrAtomic, asm.AndAtomic, asm.XorAtomic, asm.FetchAdd, asm.FetchOr, asm.FetchAnd, asm.FetchXor, asm.Xchg, asm.CmpXchg:
+			default:
+				return v.rejectAt(pc, nil, nil, notYet+"atomic operation %#x", uint32(ins.Constant))
+			}
+			break
 		}
 		if op.Mode() != asm.MemMode {
 			return v.rejectAt(pc, nil, nil, "unknown store mode (opcode %#x)", uint16(op))
@@ -465,7 +574,9 @@ func (v *verifier) checkEncoding(pc int, ins *asm.Instruction) *Rejection {
 		switch op.ALUOp() {
 		case asm.Add, asm.Sub, asm.Mul, asm.Div, asm.Or, asm.And, asm.LSh, asm.RSh, asm.Neg, asm.Mod, asm.Xor, asm.Mov, asm.ArSh, asm.SDiv, asm.SMod, asm.Swap:
 		case asm.MovSX8, asm.MovSX16, asm.MovSX32:
-			return v.rejectAt(pc, nil, nil, notYet+"sign-extending moves")
+			if op.Source() != asm.RegSource || (op.ALUOp() == asm.MovSX32 && op.Class() != asm.ALU64Class) {
+				return v.rejectAt(pc, nil, nil, "invalid sign-extending move (opcode %#x)", uint16(op))
+			}
 		default:
 			return v.rejectAt(pc, nil, nil, "unknown ALU operation (opcode %#x)", uint16(op))
 		}
@@ -478,10 +589,7 @@ func (v *verifier) checkEncoding(pc int, ins *asm.Instruction) *Rejection {
 	case cls.IsJump():
 		switch op.JumpOp() {
 		case asm.Call:
-			if ins.Src == asm.PseudoCall {
-				return v.rejectAt(pc, nil, nil, notYet+"bpf-to-bpf calls")
-			}
-			if ins.Src != 0 {
+			if ins.Src != 0 && ins.Src != asm.PseudoCall {
 				return v.rejectAt(pc, nil, nil, notYet+"kfunc calls")
 			}
 		case asm.Exit, asm.Ja, asm.JEq, asm.JGT, asm.JGE, asm.JSet, asm.JNE, asm.JSGT, asm.JSGE, asm.JLT, asm.JLE, asm.JSLT, asm.JSLE:
@@ -498,7 +606,7 @@ func (v *verifier) checkEncoding(pc int, ins *asm.Instruction) *Rejection {
 }
 
 func (v *verifier) initialState() *state {
-	st := &state{}
+	st := &state{frames: []frame{{callsite: -1}}}
 	st.regs[asm.R1] = reg{t: ptrCtx, s: constScalar(0)}
 	st.regs[asm.R10] = reg{t: ptrStack, s: constScalar(0)}
 	return st
@@ -508,6 +616,8 @@ func (v *verifier) newID() int { v.nextID++; return v.nextID }
 
 func (st *state) clone() *state {
 	c := *st
+	c.frames = append([]frame(nil), st.frames...)
+	c.refs = append([]refState(nil), st.refs...)
 	return &c
 }
 
@@ -594,6 +704,9 @@ func (v *verifier) logStep(pc int, st *state, fork *work) {
 
 func (v *verifier) readReg(pc int, st *state, r asm.Register) (reg, *Rejection) {
 	if st.regs[r].t == notInit {
+		if st.regs[r].released {
+			return reg{}, v.rejectAt(pc, st, nil, "%s is used after insn %d released the memory it pointed to (a ring buffer submit or discard, or a helper that changes the packet)", r, st.regs[r].origin)
+		}
 		return reg{}, v.rejectAt(pc, st, []asm.Register{r}, "%s is not initialised", r)
 	}
 	return st.regs[r], nil
@@ -607,9 +720,14 @@ func (v *verifier) step(pc int, st *state) (int, *work, *Rejection) {
 	next := pc + int(ins.Size()/asm.InstructionSize)
 	switch cls := op.Class(); {
 	case cls == asm.LdClass:
+		if !op.IsDWordLoad() {
+			return next, nil, v.legacyLoad(pc, st, ins)
+		}
 		return next, nil, v.ldImm(pc, st, ins)
 	case cls == asm.LdXClass:
 		return next, nil, v.load(pc, st, ins)
+	case cls == asm.StXClass && op.Mode() == asm.AtomicMode:
+		return next, nil, v.atomic(pc, st, ins)
 	case cls == asm.StClass || cls == asm.StXClass:
 		return next, nil, v.store(pc, st, ins)
 	case cls.IsALU():
@@ -617,8 +735,14 @@ func (v *verifier) step(pc int, st *state) (int, *work, *Rejection) {
 	default:
 		switch op.JumpOp() {
 		case asm.Exit:
+			if st.depth() > 0 {
+				return v.ret(pc, st)
+			}
 			return -1, nil, v.exit(pc, st)
 		case asm.Call:
+			if ins.Src == asm.PseudoCall {
+				return v.callSub(pc, st, ins)
+			}
 			return next, nil, v.call(pc, st, ins)
 		case asm.Ja:
 			t, _ := jumpTarget(ins, pc)
@@ -656,6 +780,13 @@ func (v *verifier) exit(pc int, st *state) *Rejection {
 	if r0.t != scalarT {
 		return v.rejectAt(pc, st, []asm.Register{asm.R0}, "r0 holds a %s at exit; the return value must be a number", r0.t)
 	}
+	if lo, hi, ok := returnRange(v.typ, v.opts.AttachType); ok && (r0.s.smin < lo || r0.s.smax > hi) {
+		return v.rejectAt(pc, st, []asm.Register{asm.R0}, "%s programs must return a value in [%d, %d], but r0 may be %s", v.typ, lo, hi, r0.s)
+	}
+	if len(st.refs) > 0 {
+		ref := st.refs[0]
+		return v.rejectAt(pc, st, nil, "the memory reserved by %s at insn %d is neither submitted nor discarded on this path", v.helperName(ref.pc), ref.pc)
+	}
 	return nil
 }
 
@@ -690,6 +821,15 @@ func (v *verifier) alu(pc int, st *state, ins *asm.Instruction) *Rejection {
 			c = uint64(uint32(ins.Constant))
 		}
 		src = scalarReg(constScalar(c))
+	}
+	switch op {
+	case asm.MovSX8, asm.MovSX16, asm.MovSX32:
+		if src.isPtr() {
+			return v.rejectAt(pc, st, regs, "sign-extending a %s is not allowed", src.t)
+		}
+		bits := map[asm.ALUOp]uint{asm.MovSX8: 8, asm.MovSX16: 16, asm.MovSX32: 32}[op]
+		st.regs[dstR] = scalarReg(signExtend(src.s, bits, is64))
+		return nil
 	}
 	if op == asm.Mov {
 		if !is64 {
@@ -813,8 +953,8 @@ func (v *verifier) ptrALU(pc int, st *state, ins *asm.Instruction, op asm.ALUOp,
 		return v.rejectAt(pc, st, regs, "pointer arithmetic with %s is not allowed; only adding or subtracting a number is", aluName(op))
 	}
 	switch ptr.t {
-	case ptrMapValueOrNull:
-		return v.rejectAt(pc, st, regs, "arithmetic on a pointer that may be NULL is not allowed; check the result of bpf_map_lookup_elem at insn %d first", ptr.origin)
+	case ptrMapValueOrNull, ptrMemOrNull:
+		return v.rejectAt(pc, st, regs, "arithmetic on a pointer that may be NULL is not allowed; check the result of %s at insn %d first", v.helperName(ptr.origin), ptr.origin)
 	case constPtrMap, ptrPacketEnd:
 		return v.rejectAt(pc, st, regs, "arithmetic on a %s is not allowed", ptr.t)
 	}
@@ -881,8 +1021,8 @@ func (v *verifier) checkMem(pc int, st *state, ptr reg, insnOff int64, a access,
 			return reg{}, v.rejectAt(pc, st, regs, "%s is NULL here and cannot be dereferenced", r)
 		}
 		return reg{}, v.rejectAt(pc, st, regs, "%s holds a number, not a pointer, and cannot be dereferenced", r)
-	case ptrMapValueOrNull:
-		return reg{}, v.rejectAt(pc, st, regs, "%s may be NULL here: the result of bpf_map_lookup_elem at insn %d is used without checking it", r, ptr.origin)
+	case ptrMapValueOrNull, ptrMemOrNull:
+		return reg{}, v.rejectAt(pc, st, regs, "%s may be NULL here: the result of %s at insn %d is used without checking it", r, v.helperName(ptr.origin), ptr.origin)
 	case constPtrMap, ptrPacketEnd:
 		return reg{}, v.rejectAt(pc, st, regs, "%s is a %s and cannot be dereferenced", r, ptr.t)
 	}
@@ -903,21 +1043,14 @@ func (v *verifier) checkMem(pc int, st *state, ptr reg, insnOff int64, a access,
 	}
 	switch ptr.t {
 	case ptrStack:
-		return v.stackAccess(pc, st, ptr.off+insnOff, a, regs)
+		if a.write && a.val.t == ptrStack && a.val.frame > ptr.frame {
+			return reg{}, v.rejectAt(pc, st, regs, "storing a pointer to the stack of a called function into its caller's stack is not allowed")
+		}
+		return v.stackAccess(pc, st, ptr.frame, ptr.off+insnOff, a, regs)
+	case ptrMem:
+		return v.sizedAccess(pc, st, ptr, insnOff, a, regs, ptr.size, "ring buffer memory")
 	case ptrMapValue:
-		vs := int64(ptr.m.info.ValueSize)
-		if ptr.s.smin < -maxVarOff || ptr.s.smax > maxVarOff {
-			return reg{}, v.rejectAt(pc, st, regs, "the offset into the map value is unbounded; check it against the value size first")
-		}
-		lo := ptr.off + insnOff + ptr.s.smin
-		hi := ptr.off + insnOff + ptr.s.smax + int64(a.size)
-		if lo < 0 || hi > vs {
-			if ptr.s.isConst() {
-				return reg{}, v.rejectAt(pc, st, regs, "access of %d bytes at offset %d of a %d-byte map value is out of bounds", a.size, lo, vs)
-			}
-			return reg{}, v.rejectAt(pc, st, regs, "access of %d bytes at offsets %d..%d of a %d-byte map value may be out of bounds", a.size, lo, hi-int64(a.size), vs)
-		}
-		return scalarReg(sizedScalar(a.size)), nil
+		return v.sizedAccess(pc, st, ptr, insnOff, a, regs, int64(ptr.m.info.ValueSize), "map value")
 	case ptrPacket:
 		off := ptr.off + insnOff
 		if ptr.s.smin < 0 || ptr.s.umax > 0xffff {
@@ -929,14 +1062,31 @@ func (v *verifier) checkMem(pc int, st *state, ptr reg, insnOff int64, a access,
 		if off+int64(a.size) > ptr.rng {
 			return reg{}, v.rejectAt(pc, st, regs, "packet access at offset %d (%d bytes) has not been checked against data_end", off, a.size)
 		}
-		if a.write && v.typ == ebpf.SocketFilter {
-			return reg{}, v.rejectAt(pc, st, regs, "socket filters may not write to the packet")
+		if a.write && (v.typ == ebpf.SocketFilter || v.ctx.readOnlyPacket) {
+			return reg{}, v.rejectAt(pc, st, regs, "%s programs may not write to the packet", v.typ)
 		}
 		return scalarReg(sizedScalar(a.size)), nil
 	case ptrCtx:
 		return v.ctxAccess(pc, st, ptr, insnOff, a, regs)
 	}
 	return reg{}, v.rejectAt(pc, st, regs, "invalid memory access through %s", r)
+}
+
+// sizedAccess checks an access to memory of a known size: a map value or
+// a ring buffer reservation.
+func (v *verifier) sizedAccess(pc int, st *state, ptr reg, insnOff int64, a access, regs []asm.Register, size int64, what string) (reg, *Rejection) {
+	if ptr.s.smin < -maxVarOff || ptr.s.smax > maxVarOff {
+		return reg{}, v.rejectAt(pc, st, regs, "the offset into the %s is unbounded; check it against the size (%d bytes) first", what, size)
+	}
+	lo := ptr.off + insnOff + ptr.s.smin
+	hi := ptr.off + insnOff + ptr.s.smax + int64(a.size)
+	if lo < 0 || hi > size {
+		if ptr.s.isConst() {
+			return reg{}, v.rejectAt(pc, st, regs, "access of %d bytes at offset %d of a %d-byte %s is out of bounds", a.size, lo, size, what)
+		}
+		return reg{}, v.rejectAt(pc, st, regs, "access of %d bytes at offsets %d..%d of a %d-byte %s may be out of bounds", a.size, lo, hi-int64(a.size), size, what)
+	}
+	return scalarReg(sizedScalar(a.size)), nil
 }
 
 func (v *verifier) ctxAccess(pc int, st *state, ptr reg, insnOff int64, a access, regs []asm.Register) (reg, *Rejection) {
@@ -990,20 +1140,26 @@ func (v *verifier) ctxAccess(pc int, st *state, ptr reg, insnOff int64, a access
 	return reg{}, v.rejectAt(pc, st, regs, "context access of %d bytes at offset %d is not a known field of %s", a.size, off, c.name)
 }
 
-func (v *verifier) stackAccess(pc int, st *state, off int64, a access, regs []asm.Register) (reg, *Rejection) {
+// noteStack records that frame fr uses its stack down to off.
+func (v *verifier) noteStack(st *state, fr int, off int64) {
+	start := st.frames[fr].start
+	if off < v.stackDepth[start] {
+		v.stackDepth[start] = off
+	}
+}
+
+func (v *verifier) stackAccess(pc int, st *state, fr int, off int64, a access, regs []asm.Register) (reg, *Rejection) {
 	if off < -stackSize || off+int64(a.size) > 0 {
 		return reg{}, v.rejectAt(pc, st, regs, "stack access of %d bytes at offset %d is outside the 512-byte stack", a.size, off)
 	}
 	if off%int64(a.size) != 0 {
 		return reg{}, v.rejectAt(pc, st, regs, "misaligned stack access of %d bytes at offset %d", a.size, off)
 	}
-	if off < v.minStack {
-		v.minStack = off
-	}
+	v.noteStack(st, fr, off)
 	i := int(off + stackSize)
-	s := &st.stack
+	s := &st.frames[fr].stack
 	if a.write {
-		v.clobberStack(st, i, a.size)
+		clobberStack(s, i, a.size)
 		if a.size == 8 && (a.val.isPtr() || a.val.t == scalarT) {
 			for j := i; j < i+8; j++ {
 				s.kind[j] = slotSpill
@@ -1039,8 +1195,7 @@ func (v *verifier) stackAccess(pc int, st *state, off int64, a access, regs []as
 
 // clobberStack marks bytes [i, i+n) as about to be overwritten: spills they
 // touch become plain data.
-func (v *verifier) clobberStack(st *state, i, n int) {
-	s := &st.stack
+func clobberStack(s *stackState, i, n int) {
 	for slot := i / 8; slot <= (i+n-1)/8; slot++ {
 		if s.kind[slot*8] == slotSpill {
 			for j := slot * 8; j < slot*8+8; j++ {
@@ -1101,8 +1256,11 @@ func (v *verifier) call(pc int, st *state, ins *asm.Instruction) *Rejection {
 	if !ok {
 		return v.rejectAt(pc, st, nil, "unknown helper function %d", ins.Constant)
 	}
-	if h.TracingOnly && !isTracing(v.typ) {
+	if h.Types != nil && !slices.Contains(h.Types, v.typ) {
 		return v.rejectAt(pc, st, nil, "helper %s is not available to %s programs", h.Name, v.typ)
+	}
+	if h.NoRefs && len(st.refs) > 0 {
+		return v.rejectAt(pc, st, nil, "%s may not return, but the memory reserved at insn %d is still held", h.Name, st.refs[0].pc)
 	}
 	if h.Privileged && v.opts.Unprivileged {
 		return v.rejectAt(pc, st, nil, "helper %s needs a privileged loader", h.Name)
@@ -1114,6 +1272,8 @@ func (v *verifier) call(pc int, st *state, ins *asm.Instruction) *Rejection {
 	var memArg reg
 	var memReg asm.Register
 	var memWrite bool
+	var allocSize int64
+	released := 0
 	for i, at := range h.Args {
 		r := asm.R1 + asm.Register(i)
 		regs := []asm.Register{r}
@@ -1142,26 +1302,43 @@ func (v *verifier) call(pc int, st *state, ins *asm.Instruction) *Rejection {
 				return v.rejectAt(pc, st, regs, "%s cannot be used with map %s of type %s", h.Name, a.m.name, a.m.info.Type)
 			}
 			m = a.m
-		case ArgMapKey, ArgMapValue:
+		case ArgMapKey, ArgMapValue, ArgMapValueOut:
 			if m == nil {
 				return v.rejectAt(pc, st, regs, "helper %s has a key or value argument without a map argument before it", h.Name)
 			}
 			size, what := m.info.KeySize, "key"
-			if at == ArgMapValue {
+			if at != ArgMapKey {
 				size, what = m.info.ValueSize, "value"
 			}
-			if a.t != ptrStack && a.t != ptrMapValue && a.t != ptrPacket {
+			if a.t != ptrStack && a.t != ptrMapValue && a.t != ptrPacket && a.t != ptrMem {
 				return v.rejectAt(pc, st, regs, "%s (argument %d of %s) must point to the map %s (%d bytes), not be a %s", r, i+1, h.Name, what, size, a.t)
 			}
-			if rej := v.helperMem(pc, st, a, r, int64(size), int64(size), false, true); rej != nil {
+			out := at == ArgMapValueOut
+			if out && a.t == ptrPacket {
+				return v.rejectAt(pc, st, regs, "%s (argument %d of %s) may not point into the packet", r, i+1, h.Name)
+			}
+			if rej := v.helperMem(pc, st, a, r, int64(size), int64(size), out, !out); rej != nil {
 				return rej
 			}
+		case ArgConstAllocSize:
+			if a.t != scalarT || !a.s.isConst() || a.s.val() > math.MaxInt32 {
+				return v.rejectAt(pc, st, regs, "%s (argument %d of %s) must be a known constant size, not %s", r, i+1, h.Name, a)
+			}
+			allocSize = int64(a.s.val())
+		case ArgReleaseMem:
+			if a.t != ptrMem || a.ref == 0 {
+				return v.rejectAt(pc, st, regs, "%s (argument %d of %s) must be memory returned by bpf_ringbuf_reserve and checked against NULL, not a %s", r, i+1, h.Name, a.t)
+			}
+			if a.off != 0 || !(a.s.isConst() && a.s.val() == 0) {
+				return v.rejectAt(pc, st, regs, "%s (argument %d of %s) must be the unmodified pointer returned by bpf_ringbuf_reserve, not one moved by %d bytes", r, i+1, h.Name, a.off)
+			}
+			released = a.ref
 		case ArgCtx:
 			if a.t != ptrCtx || a.off != 0 {
 				return v.rejectAt(pc, st, regs, "%s (argument %d of %s) must be the unmodified context pointer, not a %s", r, i+1, h.Name, a.t)
 			}
 		case ArgMem, ArgUninitMem:
-			ok := a.t == ptrStack || a.t == ptrMapValue || (at == ArgMem && a.t == ptrPacket)
+			ok := a.t == ptrStack || a.t == ptrMapValue || a.t == ptrMem || (at == ArgMem && a.t == ptrPacket)
 			if !ok {
 				return v.rejectAt(pc, st, regs, "%s (argument %d of %s) must point to stack or map value memory, not be a %s", r, i+1, h.Name, a.t)
 			}
@@ -1191,9 +1368,21 @@ func (v *verifier) call(pc int, st *state, ins *asm.Instruction) *Rejection {
 	for r := asm.R1; r <= asm.R5; r++ {
 		st.regs[r] = reg{}
 	}
+	if released != 0 {
+		v.release(st, released, pc)
+	}
+	if h.ChangesPacket {
+		forEachReg(st, func(r *reg) {
+			if r.t == ptrPacket || r.t == ptrPacketEnd {
+				*r = reg{released: true, origin: pc}
+			}
+		})
+	}
 	switch h.Ret {
 	case RetMapValueOrNull:
 		st.regs[asm.R0] = reg{t: ptrMapValueOrNull, m: m, s: constScalar(0), id: v.newID(), origin: pc}
+	case RetMemOrNull:
+		st.regs[asm.R0] = reg{t: ptrMemOrNull, size: allocSize, s: constScalar(0), id: v.newID(), ref: v.acquire(st, pc), origin: pc}
 	default:
 		st.regs[asm.R0] = scalarReg(unknownScalar())
 	}
@@ -1214,43 +1403,30 @@ func (v *verifier) helperMem(pc int, st *state, ptr reg, r asm.Register, size, m
 		if lo < -stackSize || lo+size > 0 {
 			return v.rejectAt(pc, st, regs, "%s points to %d bytes at stack offset %d, outside the 512-byte stack", r, size, lo)
 		}
-		if lo < v.minStack {
-			v.minStack = lo
-		}
+		v.noteStack(st, ptr.frame, lo)
 		i := int(lo + stackSize)
+		stk := &st.frames[ptr.frame].stack
 		if write {
-			if minSize == size {
-				v.clobberStack(st, i, int(size))
-				for j := i; j < i+int(size); j++ {
-					st.stack.kind[j] = slotMisc
-				}
-			} else {
-				// Only part of the area may be written; keep it as it was
-				// but destroy spills it may overwrite.
-				v.clobberStack(st, i, int(size))
-				for j := i; j < i+int(size); j++ {
-					if st.stack.kind[j] == slotInvalid && j < i+int(minSize) {
-						st.stack.kind[j] = slotMisc
-					}
-				}
+			// Spills the helper may overwrite become plain data; bytes it
+			// surely writes become initialised.
+			clobberStack(stk, i, int(size))
+			for j := i; j < i+int(minSize); j++ {
+				stk.kind[j] = slotMisc
 			}
 			return nil
 		}
 		for j := i; j < i+int(size); j++ {
-			k := st.stack.kind[j]
+			k := stk.kind[j]
 			if k == slotInvalid && (strictInit || v.opts.Unprivileged) {
 				return v.rejectAt(pc, st, regs, "%s points to stack memory at offset %d that is not initialised", r, int64(j-stackSize))
 			}
-			if k == slotSpill && st.stack.spill[j/8].isPtr() && v.opts.Unprivileged {
+			if k == slotSpill && stk.spill[j/8].isPtr() && v.opts.Unprivileged {
 				return v.rejectAt(pc, st, regs, "%s points to stack memory holding a pointer, which would leak it", r)
 			}
 		}
 		return nil
-	case ptrMapValue, ptrPacket:
+	case ptrMapValue, ptrPacket, ptrMem:
 		_, rej := v.checkMem(pc, st, ptr, 0, access{size: int(size), base: r}, regs)
-		if rej != nil && size > 8 && ptr.t == ptrMapValue {
-			return rej
-		}
 		return rej
 	}
 	return v.rejectAt(pc, st, regs, "%s must point to memory", r)

@@ -328,15 +328,175 @@ func cases() []tc {
 			{OpCode: asm.Ja.Op(asm.ImmSource), Offset: 1}, asm.LoadImm(asm.R0, 1, asm.DWord), asm.Return(),
 		}},
 		{name: "fall off the end", typ: sf, reason: "fall off the end", insns: asm.Instructions{asm.Mov.Imm(asm.R0, 0)}},
-		{name: "bpf to bpf call", typ: sf, reason: "not supported by waggle's verifier yet: bpf-to-bpf calls", insns: asm.Instructions{
+		{name: "bpf to bpf call", typ: sf, ok: true, insns: asm.Instructions{
 			asm.Call.Label("f"), asm.Return(), asm.Mov.Imm(asm.R0, 0).WithSymbol("f"), asm.Return(),
+		}},
+		{name: "call writes caller stack", typ: sf, ok: true, insns: asm.Instructions{
+			asm.Mov.Reg(asm.R1, asm.RFP), asm.Add.Imm(asm.R1, -8), asm.Call.Label("f"),
+			asm.LoadMem(asm.R0, asm.RFP, -8, asm.DWord), asm.Return(),
+			stDW(asm.R1, 0, 7).WithSymbol("f"), asm.Mov.Imm(asm.R0, 0), asm.Return(),
+		}},
+		{name: "callee keeps caller r6", typ: sf, ok: true, insns: asm.Instructions{
+			asm.Mov.Reg(asm.R6, asm.R1), asm.Call.Label("f"), asm.LoadMem(asm.R0, asm.R6, 0, asm.Word), asm.Return(),
+			asm.Mov.Imm(asm.R6, 0).WithSymbol("f"), asm.Mov.Imm(asm.R0, 0), asm.Return(),
+		}},
+		{name: "caller r1 clobbered by call", typ: sf, reason: "r1 is not initialised", insns: asm.Instructions{
+			asm.Call.Label("f"), asm.LoadMem(asm.R0, asm.R1, 0, asm.Word), asm.Return(),
+			asm.Mov.Imm(asm.R0, 0).WithSymbol("f"), asm.Return(),
+		}},
+		{name: "callee reads uninit r6", typ: sf, reason: "r6 is not initialised", insns: asm.Instructions{
+			asm.Mov.Imm(asm.R6, 1), asm.Call.Label("f"), asm.Return(),
+			asm.Mov.Reg(asm.R0, asm.R6).WithSymbol("f"), asm.Return(),
+		}},
+		{name: "return own stack pointer", typ: sf, reason: "pointer to its own stack", insns: asm.Instructions{
+			asm.Call.Label("f"), asm.Mov.Imm(asm.R0, 0), asm.Return(),
+			asm.Mov.Reg(asm.R0, asm.RFP).WithSymbol("f"), asm.Return(),
+		}},
+		{name: "recursion", typ: sf, reason: "recursive call", insns: asm.Instructions{
+			asm.Call.Label("f"), asm.Return(),
+			asm.Call.Label("f").WithSymbol("f"), asm.Return(),
+		}},
+		{name: "call chain stack over 512", typ: sf, reason: "more than the 512 allowed", insns: asm.Instructions{
+			stDW(asm.RFP, -400, 0), asm.Call.Label("f"), asm.Mov.Imm(asm.R0, 0), asm.Return(),
+			stDW(asm.RFP, -200, 0).WithSymbol("f"), asm.Mov.Imm(asm.R0, 0), asm.Return(),
+		}},
+		{name: "function falls into next", typ: sf, reason: "fall from the function", insns: asm.Instructions{
+			asm.Call.Label("f"), asm.Return(),
+			asm.Mov.Imm(asm.R0, 0).WithSymbol("f"), asm.Mov.Imm(asm.R0, 1).WithSymbol("g"), asm.Call.Label("g"), asm.Return(),
+		}},
+		{name: "jump out of function", typ: sf, reason: "outside its function", insns: asm.Instructions{
+			asm.Call.Label("f"), asm.Mov.Imm(asm.R0, 0).WithSymbol("out"), asm.Return(),
+			asm.Mov.Imm(asm.R0, 0).WithSymbol("f"), asm.Ja.Label("out"),
+		}},
+		{name: "atomic add to map value", typ: sf, ok: true, insns: prog(lookup("array"), asm.Instructions{
+			asm.JEq.Imm(asm.R0, 0, "out"),
+			asm.Mov.Imm(asm.R1, 1),
+			asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
+			asm.Mov.Imm(asm.R0, 0).WithSymbol("out"), asm.Return(),
+		})},
+		{name: "atomic fetch add on stack", typ: sf, ok: true, insns: asm.Instructions{
+			stDW(asm.RFP, -8, 5), asm.Mov.Imm(asm.R1, 1),
+			asm.FetchAdd.Mem(asm.RFP, asm.R1, asm.DWord, -8),
+			asm.Mov.Reg(asm.R0, asm.R1), asm.Return(),
+		}},
+		{name: "atomic on unchecked lookup", typ: sf, reason: "may be NULL", insns: prog(lookup("array"), asm.Instructions{
+			asm.Mov.Imm(asm.R1, 1), asm.StoreXAdd(asm.R0, asm.R1, asm.DWord), asm.Mov.Imm(asm.R0, 0), asm.Return(),
+		})},
+		{name: "atomic on ctx", typ: cls, reason: "atomic operations on the ctx", insns: asm.Instructions{
+			asm.Mov.Imm(asm.R2, 1), asm.StoreXAdd(asm.R1, asm.R2, asm.Word), asm.Mov.Imm(asm.R0, 0), asm.Return(),
+		}},
+		{name: "atomic stores pointer", typ: sf, reason: "may not store a pointer", insns: asm.Instructions{
+			stDW(asm.RFP, -8, 5), asm.Xchg.Mem(asm.RFP, asm.R1, asm.DWord, -8), asm.Mov.Imm(asm.R0, 0), asm.Return(),
+		}},
+		{name: "cmpxchg needs r0", typ: sf, reason: "r0 is not initialised", insns: asm.Instructions{
+			stDW(asm.RFP, -8, 5), asm.Mov.Imm(asm.R1, 1), asm.CmpXchg.Mem(asm.RFP, asm.R1, asm.DWord, -8), asm.Return(),
+		}},
+		{name: "ringbuf reserve submit", typ: kp, ok: true, insns: asm.Instructions{
+			asm.LoadMapPtr(asm.R1, 0).WithReference("rb"), asm.Mov.Imm(asm.R2, 16), asm.Mov.Imm(asm.R3, 0),
+			asm.FnRingbufReserve.Call(),
+			asm.JEq.Imm(asm.R0, 0, "out"),
+			stDW(asm.R0, 8, 1),
+			asm.Mov.Reg(asm.R1, asm.R0), asm.Mov.Imm(asm.R2, 0), asm.FnRingbufSubmit.Call(),
+			asm.Mov.Imm(asm.R0, 0).WithSymbol("out"), asm.Return(),
+		}},
+		{name: "ringbuf leak", typ: kp, reason: "neither submitted nor discarded", insns: asm.Instructions{
+			asm.LoadMapPtr(asm.R1, 0).WithReference("rb"), asm.Mov.Imm(asm.R2, 16), asm.Mov.Imm(asm.R3, 0),
+			asm.FnRingbufReserve.Call(),
+			asm.JEq.Imm(asm.R0, 0, "out"),
+			stDW(asm.R0, 8, 1),
+			asm.Mov.Imm(asm.R0, 0).WithSymbol("out"), asm.Return(),
+		}},
+		{name: "ringbuf use after submit", typ: kp, reason: "released the memory", insns: asm.Instructions{
+			asm.LoadMapPtr(asm.R1, 0).WithReference("rb"), asm.Mov.Imm(asm.R2, 16), asm.Mov.Imm(asm.R3, 0),
+			asm.FnRingbufReserve.Call(),
+			asm.JEq.Imm(asm.R0, 0, "out"),
+			asm.Mov.Reg(asm.R6, asm.R0),
+			asm.Mov.Reg(asm.R1, asm.R0), asm.Mov.Imm(asm.R2, 0), asm.FnRingbufDiscard.Call(),
+			stDW(asm.R6, 0, 1),
+			asm.Mov.Imm(asm.R0, 0).WithSymbol("out"), asm.Return(),
+		}},
+		{name: "ringbuf write out of bounds", typ: kp, reason: "16-byte ring buffer memory is out of bounds", insns: asm.Instructions{
+			asm.LoadMapPtr(asm.R1, 0).WithReference("rb"), asm.Mov.Imm(asm.R2, 16), asm.Mov.Imm(asm.R3, 0),
+			asm.FnRingbufReserve.Call(),
+			asm.JEq.Imm(asm.R0, 0, "out"),
+			stDW(asm.R0, 12, 1),
+			asm.Mov.Reg(asm.R1, asm.R0), asm.Mov.Imm(asm.R2, 0), asm.FnRingbufSubmit.Call(),
+			asm.Mov.Imm(asm.R0, 0).WithSymbol("out"), asm.Return(),
+		}},
+		{name: "ringbuf submit moved pointer", typ: kp, reason: "unmodified pointer", insns: asm.Instructions{
+			asm.LoadMapPtr(asm.R1, 0).WithReference("rb"), asm.Mov.Imm(asm.R2, 16), asm.Mov.Imm(asm.R3, 0),
+			asm.FnRingbufReserve.Call(),
+			asm.JEq.Imm(asm.R0, 0, "out"),
+			asm.Mov.Reg(asm.R1, asm.R0), asm.Add.Imm(asm.R1, 8), asm.Mov.Imm(asm.R2, 0), asm.FnRingbufSubmit.Call(),
+			asm.Mov.Imm(asm.R0, 0).WithSymbol("out"), asm.Return(),
+		}},
+		{name: "ringbuf reserve variable size", typ: kp, reason: "known constant size", insns: asm.Instructions{
+			asm.FnGetPrandomU32.Call(), asm.Mov.Reg(asm.R2, asm.R0),
+			asm.LoadMapPtr(asm.R1, 0).WithReference("rb"), asm.Mov.Imm(asm.R3, 0),
+			asm.FnRingbufReserve.Call(),
+			asm.Mov.Imm(asm.R0, 0), asm.Return(),
+		}},
+		{name: "submit stack pointer", typ: kp, reason: "must be memory returned by bpf_ringbuf_reserve", insns: asm.Instructions{
+			asm.Mov.Reg(asm.R1, asm.RFP), asm.Add.Imm(asm.R1, -8), asm.Mov.Imm(asm.R2, 0), asm.FnRingbufSubmit.Call(),
+			asm.Mov.Imm(asm.R0, 0), asm.Return(),
+		}},
+		{name: "sign extending move", typ: sf, ok: true, insns: asm.Instructions{
+			asm.Mov.Imm(asm.R1, 0xff),
+			asm.MovSX8.Reg(asm.R2, asm.R1),
+			// r2 is -1: the check below is always true, so the read of
+			// uninitialised r3 after it can never run.
+			asm.JEq.Imm(asm.R2, -1, "ok"),
+			asm.Mov.Reg(asm.R0, asm.R3), asm.Return(),
+			asm.Mov.Imm(asm.R0, 0).WithSymbol("ok"), asm.Return(),
+		}},
+		{name: "ld_abs in socket filter", typ: sf, ok: true, insns: asm.Instructions{
+			asm.Mov.Reg(asm.R6, asm.R1), asm.LoadAbs(12, asm.Half), asm.Return(),
+		}},
+		{name: "ld_abs clobbers r1", typ: sf, reason: "r1 is not initialised", insns: asm.Instructions{
+			asm.Mov.Reg(asm.R6, asm.R1), asm.LoadAbs(12, asm.Half), asm.LoadMem(asm.R0, asm.R1, 0, asm.Word), asm.Return(),
+		}},
+		{name: "ld_abs without skb in r6", typ: sf, reason: "r6 holds a not initialised", insns: asm.Instructions{
+			asm.LoadAbs(12, asm.Half), asm.Return(),
+		}},
+		{name: "ld_abs in xdp", typ: xdp, reason: "only allowed in socket filter and tc", insns: asm.Instructions{
+			asm.Mov.Reg(asm.R6, asm.R1), asm.LoadAbs(12, asm.Half), asm.Return(),
+		}},
+		{name: "xdp adjust head invalidates packet pointers", typ: xdp, reason: "changes the packet", insns: prog(xdpData(), asm.Instructions{
+			asm.Mov.Reg(asm.R6, asm.R2), asm.Mov.Reg(asm.R7, asm.R3),
+			asm.Mov.Reg(asm.R4, asm.R2), asm.Add.Imm(asm.R4, 1),
+			asm.JGT.Reg(asm.R4, asm.R3, "out"),
+			asm.Mov.Imm(asm.R2, 0), asm.FnXdpAdjustHead.Call(),
+			asm.LoadMem(asm.R0, asm.R6, 0, asm.Byte), asm.Return(),
+			asm.Mov.Imm(asm.R0, 0).WithSymbol("out"), asm.Return(),
+		})},
+		{name: "cgroup skb return range", typ: ebpf.CGroupSKB, reason: "must return a value in [0, 1]", insns: asm.Instructions{
+			asm.Mov.Imm(asm.R0, 2), asm.Return(),
+		}},
+		{name: "cgroup skb reads packet", typ: ebpf.CGroupSKB, ok: true, insns: asm.Instructions{
+			asm.LoadMem(asm.R2, asm.R1, 76, asm.Word), asm.LoadMem(asm.R3, asm.R1, 80, asm.Word),
+			asm.Mov.Reg(asm.R4, asm.R2), asm.Add.Imm(asm.R4, 1),
+			asm.Mov.Imm(asm.R0, 1),
+			asm.JGT.Reg(asm.R4, asm.R3, "out"),
+			asm.LoadMem(asm.R5, asm.R2, 0, asm.Byte),
+			asm.Return().WithSymbol("out"),
+		}},
+		{name: "cgroup skb writes packet", typ: ebpf.CGroupSKB, reason: "may not write to the packet", insns: asm.Instructions{
+			asm.LoadMem(asm.R2, asm.R1, 76, asm.Word), asm.LoadMem(asm.R3, asm.R1, 80, asm.Word),
+			asm.Mov.Reg(asm.R4, asm.R2), asm.Add.Imm(asm.R4, 1),
+			asm.Mov.Imm(asm.R0, 1),
+			asm.JGT.Reg(asm.R4, asm.R3, "out"),
+			asm.StoreImm(asm.R2, 0, 1, asm.Byte),
+			asm.Return().WithSymbol("out"),
+		}},
+		{name: "helper for another program type", typ: xdp, reason: "not available to XDP programs", insns: asm.Instructions{
+			asm.FnGetCurrentPidTgid.Call(), asm.Mov.Imm(asm.R0, 0), asm.Return(),
 		}},
 		{name: "write to r10", typ: sf, reason: "read-only", insns: asm.Instructions{asm.Mov.Imm(asm.R10, 0), asm.Mov.Imm(asm.R0, 0), asm.Return()}},
 		{name: "division by zero imm", typ: sf, reason: "division by the constant zero", insns: asm.Instructions{asm.Mov.Imm(asm.R0, 1), asm.Div.Imm(asm.R0, 0), asm.Return()}},
 		{name: "deref scalar", typ: sf, reason: "holds a number", insns: asm.Instructions{
 			asm.LoadMem(asm.R2, asm.R1, 0, asm.Word), asm.LoadMem(asm.R0, asm.R2, 0, asm.Word), asm.Return(),
 		}},
-		{name: "program type unsupported", typ: ebpf.CGroupSKB, reason: "not supported by waggle's verifier yet: program type", insns: ret0()},
+		{name: "program type unsupported", typ: ebpf.LSM, reason: "not supported by waggle's verifier yet: program type", insns: ret0()},
 		{name: "unprivileged xdp", typ: xdp, opts: Options{Unprivileged: true}, reason: "only socket filter", insns: ret0()},
 		{name: "misaligned stack", typ: sf, reason: "misaligned", insns: asm.Instructions{
 			asm.StoreImm(asm.RFP, -6, 1, asm.Word), asm.Mov.Imm(asm.R0, 0), asm.Return(),
