@@ -22,8 +22,8 @@ type ctxDesc struct {
 	readOnlyPacket bool
 	// skb: the context is a socket buffer, which legacy packet loads
 	// (LD_ABS/LD_IND) read from.
-	skb bool
-	notYet         map[int]string
+	skb    bool
+	notYet map[int]string
 }
 
 func u32(off int, name string, write bool) ctxField {

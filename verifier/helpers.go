@@ -6,18 +6,18 @@ import "github.com/cilium/ebpf"
 type ArgType int
 
 const (
-	ArgAnything     ArgType = iota // any initialised value
-	ArgMapPtr                      // a map loaded with lddw
-	ArgMapKey                      // pointer to key_size initialised bytes
-	ArgMapValue                    // pointer to value_size initialised bytes
-	ArgMapValueOut                 // pointer to value_size writable bytes
-	ArgCtx                         // the context pointer, unmodified
-	ArgMem                         // pointer to initialised memory, size in the next argument
-	ArgUninitMem                   // pointer to writable memory, size in the next argument
-	ArgSize                        // a scalar size > 0 bounding the previous memory argument
-	ArgSizeOrZero                  // a scalar size >= 0 bounding the previous memory argument
-	ArgConstAllocSize              // a constant size of memory to allocate (RetMemOrNull)
-	ArgReleaseMem                  // memory acquired by RetMemOrNull, released by the call
+	ArgAnything       ArgType = iota // any initialised value
+	ArgMapPtr                        // a map loaded with lddw
+	ArgMapKey                        // pointer to key_size initialised bytes
+	ArgMapValue                      // pointer to value_size initialised bytes
+	ArgMapValueOut                   // pointer to value_size writable bytes
+	ArgCtx                           // the context pointer, unmodified
+	ArgMem                           // pointer to initialised memory, size in the next argument
+	ArgUninitMem                     // pointer to writable memory, size in the next argument
+	ArgSize                          // a scalar size > 0 bounding the previous memory argument
+	ArgSizeOrZero                    // a scalar size >= 0 bounding the previous memory argument
+	ArgConstAllocSize                // a constant size of memory to allocate (RetMemOrNull)
+	ArgReleaseMem                    // memory acquired by RetMemOrNull, released by the call
 )
 
 // RetType is what a helper leaves in r0.
