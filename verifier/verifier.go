@@ -977,7 +977,12 @@ func (v *verifier) ptrALU(pc int, st *state, ins *asm.Instruction, op asm.ALUOp,
 	}
 	switch ptr.t {
 	case ptrCtx:
-		return v.rejectAt(pc, st, regs, "adding a variable offset to the context pointer is not allowed")
+		// Allowed, as in the kernel (it is how tracepoint __data_loc
+		// fields are found), but the result can only be passed on, not
+		// dereferenced.
+		if v.opts.Unprivileged {
+			return v.rejectAt(pc, st, regs, "adding a variable offset to the context pointer is not allowed for unprivileged programs")
+		}
 	case ptrStack:
 		return v.rejectAt(pc, st, regs, notYet+"variable offsets into the stack")
 	}
@@ -1090,8 +1095,8 @@ func (v *verifier) sizedAccess(pc int, st *state, ptr reg, insnOff int64, a acce
 }
 
 func (v *verifier) ctxAccess(pc int, st *state, ptr reg, insnOff int64, a access, regs []asm.Register) (reg, *Rejection) {
-	if ptr.off != 0 {
-		return reg{}, v.rejectAt(pc, st, regs, "the context pointer was modified (offset %d); access context fields through the original pointer with an instruction offset", ptr.off)
+	if ptr.off != 0 || !(ptr.s.isConst() && ptr.s.val() == 0) {
+		return reg{}, v.rejectAt(pc, st, regs, "the context pointer was modified (offset %d, variable %s); access context fields through the original pointer with an instruction offset", ptr.off, ptr.s)
 	}
 	c := v.ctx
 	off := insnOff
@@ -1334,7 +1339,7 @@ func (v *verifier) call(pc int, st *state, ins *asm.Instruction) *Rejection {
 			}
 			released = a.ref
 		case ArgCtx:
-			if a.t != ptrCtx || a.off != 0 {
+			if a.t != ptrCtx || a.off != 0 || !(a.s.isConst() && a.s.val() == 0) {
 				return v.rejectAt(pc, st, regs, "%s (argument %d of %s) must be the unmodified context pointer, not a %s", r, i+1, h.Name, a.t)
 			}
 		case ArgMem, ArgUninitMem:

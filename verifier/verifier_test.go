@@ -488,6 +488,18 @@ func cases() []tc {
 			asm.StoreImm(asm.R2, 0, 1, asm.Byte),
 			asm.Return().WithSymbol("out"),
 		}},
+		{name: "ctx plus variable passed to probe_read", typ: tp, ok: true, insns: asm.Instructions{
+			asm.LoadMem(asm.R3, asm.R1, 8, asm.Half),
+			asm.Add.Reg(asm.R3, asm.R1),
+			asm.Mov.Reg(asm.R1, asm.RFP), asm.Add.Imm(asm.R1, -8), asm.Mov.Imm(asm.R2, 8),
+			asm.FnProbeReadKernel.Call(),
+			asm.Mov.Imm(asm.R0, 0), asm.Return(),
+		}},
+		{name: "ctx plus variable dereferenced", typ: tp, reason: "context pointer was modified", insns: asm.Instructions{
+			asm.LoadMem(asm.R3, asm.R1, 8, asm.Half),
+			asm.Add.Reg(asm.R3, asm.R1),
+			asm.LoadMem(asm.R0, asm.R3, 0, asm.Byte), asm.Return(),
+		}},
 		{name: "helper for another program type", typ: xdp, reason: "not available to XDP programs", insns: asm.Instructions{
 			asm.FnGetCurrentPidTgid.Call(), asm.Mov.Imm(asm.R0, 0), asm.Return(),
 		}},
