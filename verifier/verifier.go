@@ -621,6 +621,17 @@ func (st *state) clone() *state {
 	return &c
 }
 
+// onPath reports whether checkpoint old is cp or one of its ancestors: a
+// state the current path passed through.
+func onPath(cp, old *checkpoint) bool {
+	for ; cp != nil; cp = cp.parent {
+		if cp == old {
+			return true
+		}
+	}
+	return false
+}
+
 func finish(cp *checkpoint) {
 	for cp != nil {
 		cp.pending--
@@ -646,9 +657,15 @@ func (v *verifier) explore() *Rejection {
 			if v.prune[pc] {
 				pruned := false
 				for _, old := range v.visited[pc] {
-					if old.cp.pending == 0 && v.covers(old, st) {
-						pruned = true
-						break
+					if old.cp.pending == 0 {
+						if v.covers(old, st) {
+							pruned = true
+							break
+						}
+					} else if v.covers(old, st) && v.covers(st, old) && onPath(st.cp, old.cp) {
+						// Back where this path has been, in the very same
+						// state: nothing can make the loop end.
+						return v.rejectAt(pc, st, nil, "the program may loop forever: insn %d is reached again in exactly the same state", pc)
 					}
 				}
 				if pruned {

@@ -311,6 +311,14 @@ func cases() []tc {
 			asm.Ja.Label("loop"),
 			asm.Return(),
 		}[:3]},
+		{name: "jump to itself", typ: sf, reason: "may loop forever", insns: asm.Instructions{
+			asm.Mov.Imm(asm.R0, 0), asm.Ja.Label("self").WithSymbol("self"),
+		}},
+		{name: "loop on a random number", typ: sf, reason: "may loop forever", insns: asm.Instructions{
+			asm.FnGetPrandomU32.Call().WithSymbol("again"),
+			asm.JNE.Imm(asm.R0, 0, "again"),
+			asm.Return(),
+		}},
 		{name: "unbounded loop on unknown", typ: sf, opts: Options{MaxInsnsProcessed: 10000}, reason: "too complex", insns: asm.Instructions{
 			asm.LoadMem(asm.R2, asm.R1, 0, asm.Word),
 			asm.Mov.Imm(asm.R0, 0),
