@@ -13,10 +13,14 @@ type ctxDesc struct {
 	name   string
 	fields []ctxField
 	// raw contexts (kprobe, tracepoint) allow aligned reads of rawSizes
-	// anywhere below rawMax.
+	// anywhere in [rawMin, rawMax).
 	raw      bool
+	rawMin   int
 	rawMax   int
 	rawSizes []int
+	// narrowReads: scalar fields may also be read in 1- or 2-byte parts,
+	// as the kernel allows for __sk_buff.
+	narrowReads bool
 	packet   bool // the program type has packet pointers
 	// readOnlyPacket: packet data may be read but not written.
 	readOnlyPacket bool
@@ -57,9 +61,9 @@ func ctxFor(typ ebpf.ProgramType) *ctxDesc {
 			u32(12, "ingress_ifindex", false), u32(16, "rx_queue_index", false), u32(20, "egress_ifindex", false),
 		}, notYet: map[int]string{8: "xdp_md.data_meta"}}
 	case ebpf.SocketFilter:
-		return &ctxDesc{name: "__sk_buff", skb: true, fields: skbFields(false)}
+		return &ctxDesc{name: "__sk_buff", skb: true, narrowReads: true, fields: skbFields(false)}
 	case ebpf.SchedCLS, ebpf.SchedACT:
-		return &ctxDesc{name: "__sk_buff", skb: true, packet: true, fields: skbFields(true), notYet: map[int]string{140: "__sk_buff.data_meta"}}
+		return &ctxDesc{name: "__sk_buff", skb: true, narrowReads: true, packet: true, fields: skbFields(true), notYet: map[int]string{140: "__sk_buff.data_meta"}}
 	case ebpf.CGroupSKB:
 		// Read-only direct packet access; a few fields are writable.
 		f := skbFields(false)
@@ -71,7 +75,7 @@ func ctxFor(typ ebpf.ProgramType) *ctxDesc {
 		}
 		f = append(f, ctxField{off: 76, size: 4, kind: ptrPacket, name: "data"},
 			ctxField{off: 80, size: 4, kind: ptrPacketEnd, name: "data_end"})
-		return &ctxDesc{name: "__sk_buff", packet: true, readOnlyPacket: true, fields: f}
+		return &ctxDesc{name: "__sk_buff", narrowReads: true, packet: true, readOnlyPacket: true, fields: f}
 	case ebpf.CGroupSock:
 		return &ctxDesc{name: "bpf_sock", fields: []ctxField{
 			u32(0, "bound_dev_if", true), u32(4, "family", false), u32(8, "type", false),
@@ -87,7 +91,10 @@ func ctxFor(typ ebpf.ProgramType) *ctxDesc {
 		// struct bpf_perf_event_data: pt_regs, then sample_period and addr.
 		return &ctxDesc{name: "bpf_perf_event_data", raw: true, rawMax: 184, rawSizes: []int{8}}
 	case ebpf.TracePoint:
-		return &ctxDesc{name: "tracepoint context", raw: true, rawMax: 2048, rawSizes: []int{1, 2, 4, 8}}
+		// The first 8 bytes of a tracepoint record (common_type and
+		// friends) are not readable; the record ends within
+		// PERF_MAX_TRACE_SIZE (8 KiB).
+		return &ctxDesc{name: "tracepoint context", raw: true, rawMin: 8, rawMax: 8192, rawSizes: []int{1, 2, 4, 8}}
 	case ebpf.RawTracepoint, ebpf.RawTracepointWritable, ebpf.Tracing:
 		// An array of up to 12 u64 arguments (MAX_BPF_FUNC_ARGS). The
 		// kernel types tracing arguments through BTF; here they are plain

@@ -108,3 +108,78 @@ func signExtend(s scalar, bits uint, is64 bool) scalar {
 	}
 	return normalize(r)
 }
+
+// reservedFields names the fields of an instruction that its encoding
+// requires to be zero (or to hold one of few values) but do not, as the
+// kernel refuses them; "" when the encoding is clean.
+func reservedFields(ins *asm.Instruction) string {
+	op := ins.OpCode
+	cls := op.Class()
+	reg := op.Source() == asm.RegSource
+	switch {
+	case cls.IsALU():
+		switch op.ALUOp() {
+		case asm.Neg:
+			if ins.Src != 0 || ins.Constant != 0 || reg {
+				return "neg has no source"
+			}
+		case asm.Swap:
+			if ins.Src != 0 || (ins.Constant != 16 && ins.Constant != 32 && ins.Constant != 64) {
+				return "byte swaps take a width of 16, 32 or 64 and no source register"
+			}
+			if cls == asm.ALU64Class && reg {
+				return "64-bit byte swaps are unconditional"
+			}
+		default:
+			if reg && ins.Constant != 0 {
+				return "immediate of a register operation"
+			}
+			if !reg && ins.Src != 0 {
+				return "source register of an immediate operation"
+			}
+		}
+	case cls == asm.LdXClass:
+		if ins.Constant != 0 {
+			return "immediate of a load"
+		}
+	case cls == asm.StXClass && op.Mode() != asm.AtomicMode:
+		if ins.Constant != 0 {
+			return "immediate of a register store"
+		}
+	case cls == asm.StClass:
+		if ins.Src != 0 {
+			return "source register of an immediate store"
+		}
+	case cls == asm.LdClass:
+		if op.IsDWordLoad() {
+			if ins.Offset != 0 {
+				return "offset of a 64-bit immediate load"
+			}
+		} else if ins.Dst != 0 || ins.Offset != 0 || (op.Mode() == asm.AbsMode && ins.Src != 0) {
+			return "destination, offset or source of a legacy packet load"
+		}
+	case cls.IsJump():
+		switch op.JumpOp() {
+		case asm.Exit:
+			if ins.Src != 0 || ins.Dst != 0 || ins.Offset != 0 || ins.Constant != 0 || reg {
+				return "exit takes no operands"
+			}
+		case asm.Call:
+			if ins.Dst != 0 || ins.Offset != 0 || reg {
+				return "destination or offset of a call"
+			}
+		case asm.Ja:
+			if ins.Src != 0 || ins.Dst != 0 || reg || (cls == asm.JumpClass && ins.Constant != 0) || (cls == asm.Jump32Class && ins.Offset != 0) {
+				return "operands of an unconditional jump"
+			}
+		default:
+			if reg && ins.Constant != 0 {
+				return "immediate of a register comparison"
+			}
+			if !reg && ins.Src != 0 {
+				return "source register of an immediate comparison"
+			}
+		}
+	}
+	return ""
+}

@@ -528,6 +528,9 @@ func (v *verifier) checkEncoding(pc int, ins *asm.Instruction) *Rejection {
 		return v.rejectAt(pc, nil, nil, "invalid opcode")
 	}
 	cls := op.Class()
+	if what := reservedFields(ins); what != "" {
+		return v.rejectAt(pc, nil, nil, "reserved fields of the instruction are not zero (%s)", what)
+	}
 	switch {
 	case cls == asm.LdClass:
 		if !op.IsDWordLoad() {
@@ -552,8 +555,11 @@ func (v *verifier) checkEncoding(pc int, ins *asm.Instruction) *Rejection {
 			return v.rejectAt(pc, nil, nil, notYet+"64-bit immediate loads with source %d", ins.Src)
 		}
 	case cls == asm.LdXClass:
-		if op.Mode() != asm.MemMode {
-			return v.rejectAt(pc, nil, nil, notYet+"load mode %s", op.Mode())
+		if m := op.Mode(); m != asm.MemMode && m != asm.MemSXMode {
+			return v.rejectAt(pc, nil, nil, "unknown load mode (opcode %#x)", uint16(op))
+		}
+		if op.Mode() == asm.MemSXMode && op.Size() == asm.DWord {
+			return v.rejectAt(pc, nil, nil, "sign-extending loads of 8 bytes do not exist")
 		}
 	case cls == asm.StClass || cls == asm.StXClass:
 		if op.Mode() == asm.AtomicMode {
@@ -1130,8 +1136,8 @@ func (v *verifier) ctxAccess(pc int, st *state, ptr reg, insnOff int64, a access
 		for _, s := range c.rawSizes {
 			okSize = okSize || s == a.size
 		}
-		if !okSize || off < 0 || off%int64(a.size) != 0 || off+int64(a.size) > int64(c.rawMax) {
-			return reg{}, v.rejectAt(pc, st, regs, "context access of %d bytes at offset %d is not allowed for %s (aligned reads within %d bytes only)", a.size, off, c.name, c.rawMax)
+		if !okSize || off < int64(c.rawMin) || off%int64(a.size) != 0 || off+int64(a.size) > int64(c.rawMax) {
+			return reg{}, v.rejectAt(pc, st, regs, "context access of %d bytes at offset %d is not allowed for %s (aligned reads of %v bytes within offsets %d..%d only)", a.size, off, c.name, c.rawSizes, c.rawMin, c.rawMax-1)
 		}
 		return scalarReg(sizedScalar(a.size)), nil
 	}
@@ -1139,6 +1145,12 @@ func (v *verifier) ctxAccess(pc int, st *state, ptr reg, insnOff int64, a access
 		return reg{}, v.rejectAt(pc, st, regs, notYet+"%s", what)
 	}
 	for _, f := range c.fields {
+		if c.narrowReads && !a.write && f.kind == scalarT && a.size < f.size && off >= int64(f.off) && off+int64(a.size) <= int64(f.off+f.size) {
+			if off%int64(a.size) != 0 {
+				return reg{}, v.rejectAt(pc, st, regs, "context field %s.%s is read in part at a misaligned offset %d", c.name, f.name, off)
+			}
+			return scalarReg(sizedScalar(a.size)), nil
+		}
 		if int64(f.off) != off {
 			continue
 		}
@@ -1240,6 +1252,12 @@ func (v *verifier) load(pc int, st *state, ins *asm.Instruction) *Rejection {
 	}
 	if val.t == ptrPacket {
 		val.id = 0
+	}
+	if ins.OpCode.Mode() == asm.MemSXMode {
+		if val.isPtr() {
+			return v.rejectAt(pc, st, regs, "a sign-extending load of a %s is not allowed", val.t)
+		}
+		val = scalarReg(signExtend(val.s, uint(8*ins.OpCode.Size().Sizeof()), true))
 	}
 	st.regs[ins.Dst] = val
 	return nil
