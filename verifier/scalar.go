@@ -234,3 +234,34 @@ func (s scalar) String() string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// signedDivMod is sdiv or smod: exact for constants with the eBPF
+// definitions (x/0 = 0, x%0 = x, MIN/-1 = MIN, MIN%-1 = 0), else unknown.
+func signedDivMod(a, b scalar, mod, is64 bool) scalar {
+	if !a.isConst() || !b.isConst() {
+		return unknownScalar()
+	}
+	x, y := int64(a.val()), int64(b.val())
+	if !is64 {
+		x, y = int64(int32(x)), int64(int32(y))
+	}
+	var r int64
+	switch {
+	case y == 0 && mod:
+		r = x
+	case y == 0:
+		r = 0
+	case y == -1 && mod:
+		r = 0
+	case y == -1:
+		r = -x // wraps for the minimum, as the instruction does
+	case mod:
+		r = x % y
+	default:
+		r = x / y
+	}
+	if !is64 {
+		return constScalar(uint64(uint32(r)))
+	}
+	return constScalar(uint64(r))
+}

@@ -917,7 +917,7 @@ func (v *verifier) alu(pc int, st *state, ins *asm.Instruction) *Rejection {
 		case asm.Mod:
 			r = scalarMod(a, b)
 		default:
-			r = unknownScalar()
+			r = signedDivMod(a, b, op == asm.SMod, is64)
 		}
 	case asm.And:
 		r = scalarAnd(a, b)

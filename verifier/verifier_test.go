@@ -457,6 +457,17 @@ func cases() []tc {
 			asm.Mov.Reg(asm.R0, asm.R3), asm.Return(),
 			asm.Mov.Imm(asm.R0, 0).WithSymbol("ok"), asm.Return(),
 		}},
+		{name: "signed division of constants", typ: sf, ok: true, insns: asm.Instructions{
+			asm.Mov.Imm(asm.R2, -7), asm.SDiv.Imm(asm.R2, 2),
+			asm.Mov.Imm(asm.R4, -7), asm.SMod.Imm(asm.R4, 2),
+			// r2 is -3 and r4 is -1: the reads of uninitialised r3 below
+			// can never run.
+			asm.JEq.Imm(asm.R2, -3, "ok"),
+			asm.Mov.Reg(asm.R0, asm.R3), asm.Return(),
+			asm.JEq.Imm(asm.R4, -1, "ok2").WithSymbol("ok"),
+			asm.Mov.Reg(asm.R0, asm.R3), asm.Return(),
+			asm.Mov.Imm(asm.R0, 0).WithSymbol("ok2"), asm.Return(),
+		}},
 		{name: "ld_abs in socket filter", typ: sf, ok: true, insns: asm.Instructions{
 			asm.Mov.Reg(asm.R6, asm.R1), asm.LoadAbs(12, asm.Half), asm.Return(),
 		}},
