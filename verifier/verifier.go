@@ -27,6 +27,9 @@ type Options struct {
 	MaxInsnsProcessed int
 	// Helpers replaces the built-in helper table when non-nil.
 	Helpers map[int32]HelperSig
+	// AllowUnreachable accepts instructions no path reaches, which the
+	// kernel refuses (they are still checked for valid encodings).
+	AllowUnreachable bool
 	// AttachType refines the program type where the kernel's rules depend
 	// on it (allowed return values); VerifySpec takes it from the spec.
 	AttachType ebpf.AttachType
@@ -510,7 +513,7 @@ func (v *verifier) checkProgram() *Rejection {
 		}
 	}
 	for pc, ins := range v.insns {
-		if ins != nil && !seen[pc] {
+		if ins != nil && !seen[pc] && !v.opts.AllowUnreachable {
 			return v.rejectAt(pc, nil, nil, "instruction %d is unreachable", pc)
 		}
 	}

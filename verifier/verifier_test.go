@@ -329,6 +329,9 @@ func cases() []tc {
 		{name: "unreachable instruction", typ: sf, reason: "instruction 2 is unreachable", insns: asm.Instructions{
 			asm.Mov.Imm(asm.R0, 0), asm.Return(), asm.Mov.Imm(asm.R0, 1), asm.Return(),
 		}},
+		{name: "unreachable instruction allowed", typ: sf, ok: true, opts: Options{AllowUnreachable: true}, insns: asm.Instructions{
+			asm.Mov.Imm(asm.R0, 0), asm.Return(), asm.Mov.Imm(asm.R0, 1), asm.Return(),
+		}},
 		{name: "jump out of range", typ: sf, reason: "outside the program", insns: asm.Instructions{
 			asm.Mov.Imm(asm.R0, 0), {OpCode: asm.Ja.Op(asm.ImmSource), Offset: 10}, asm.Return(),
 		}},
