@@ -16,6 +16,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/wagglebpf/waggle/internal/disasm"
 )
 
 // Options tune the verifier.
@@ -354,7 +355,7 @@ func (v *verifier) disasm(pc int) string {
 	if pc < 0 || pc >= len(v.insns) || v.insns[pc] == nil {
 		return ""
 	}
-	return fmt.Sprint(*v.insns[pc])
+	return disasm.Insn(*v.insns[pc])
 }
 
 // sourceLine finds the BTF line info that covers pc: the nearest
@@ -386,7 +387,7 @@ func (v *verifier) rejectAt(pc int, st *state, regs []asm.Register, format strin
 				continue
 			}
 			seen[rg] = true
-			parts = append(parts, fmt.Sprintf("%s=%s", rg, st.regs[rg]))
+			parts = append(parts, fmt.Sprintf("r%d=%s", uint8(rg), st.regs[rg]))
 		}
 		r.Regs = strings.Join(parts, " ")
 	}
@@ -719,7 +720,7 @@ func (v *verifier) logStep(pc int, st *state, fork *work) {
 	var parts []string
 	for r := asm.R0; r <= asm.R10; r++ {
 		if st.regs[r].t != notInit {
-			parts = append(parts, fmt.Sprintf("%s=%s", r, st.regs[r]))
+			parts = append(parts, fmt.Sprintf("r%d=%s", uint8(r), st.regs[r]))
 		}
 	}
 	fmt.Fprintf(v.opts.Log, "%d: %s ; %s\n", pc, v.disasm(pc), strings.Join(parts, " "))

@@ -602,7 +602,7 @@ func TestRejectionDetails(t *testing.T) {
 		t.Fatalf("want rejection, got %+v %v", rep, err)
 	}
 	r := rep.Rejection
-	if r.PC != 7 || len(r.Path) != 1 || r.Path[0] != 7 || !strings.Contains(r.Disasm, "LdXMemB") || !strings.Contains(r.Regs, "r2=pkt") {
+	if r.PC != 7 || len(r.Path) != 1 || r.Path[0] != 7 || !strings.Contains(r.Disasm, "*(u8 *)") || !strings.Contains(r.Regs, "r2=pkt") {
 		t.Fatalf("unexpected details: %+v", r)
 	}
 	if !strings.Contains(r.Error(), "insn 7") {
