@@ -21,7 +21,7 @@ type ctxDesc struct {
 	// narrowReads: scalar fields may also be read in 1- or 2-byte parts,
 	// as the kernel allows for __sk_buff.
 	narrowReads bool
-	packet   bool // the program type has packet pointers
+	packet      bool // the program type has packet pointers
 	// readOnlyPacket: packet data may be read but not written.
 	readOnlyPacket bool
 	// skb: the context is a socket buffer, which legacy packet loads
