@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/cilium/ebpf"
+	"github.com/wagglebpf/waggle/verifier"
 )
 
 // CollectionOptions configures LoadCollection.
@@ -22,6 +23,16 @@ type CollectionOptions struct {
 	// Loading only the programs one needs spares the errors of the others
 	// (a kfunc call, say, which the VM cannot run).
 	Programs []string
+	// SkipVerify loads the programs without proving them correct with
+	// waggle's verifier first. They still cannot harm the process: the
+	// interpreter checks every memory access and bounds every run. Use it
+	// for programs the verifier does not handle yet (it says so in its
+	// rejection: "not supported by waggle's verifier yet: ...") and for
+	// code that is not a program of any kernel program type.
+	SkipVerify bool
+	// Verifier configures the verifier (unprivileged rules, a log of the
+	// analysis).
+	Verifier verifier.Options
 }
 
 // Collection is an ELF object's programs and maps, loaded into the VM: the
@@ -51,6 +62,11 @@ type Collection struct {
 // are filled. CO-RE relocations are not applied: the programs keep the
 // field offsets of the headers they were compiled against.
 //
+// Unless opts.SkipVerify is set, every program loaded is first verified
+// with waggle's verifier (package verifier) as a program of its spec's
+// type; a program it refuses is a [*VerifyError] and nothing is loaded.
+// Each program's [Program.Verified] holds its report.
+//
 // A map type the VM does not implement is an error that names the map.
 // spec is not modified.
 func LoadCollection(spec *ebpf.CollectionSpec, opts CollectionOptions) (*Collection, error) {
@@ -75,10 +91,18 @@ func LoadCollection(spec *ebpf.CollectionSpec, opts CollectionOptions) (*Collect
 		if ps == nil {
 			return nil, fmt.Errorf("vm: no program %q in the collection", name)
 		}
+		var rep *verifier.Report
+		if !opts.SkipVerify {
+			var err error
+			if rep, err = verifySpec(spec, name, opts.Verifier); err != nil {
+				return nil, err
+			}
+		}
 		p, err := LoadInstructionsWithMaps(ps.Instructions, c.Maps)
 		if err != nil {
 			return nil, fmt.Errorf("vm: program %s (section %s): %w", name, ps.SectionName, err)
 		}
+		p.verified = rep
 		c.Programs[name] = p
 	}
 	// Program arrays name their programs in Contents; fill them now that

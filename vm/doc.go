@@ -22,6 +22,10 @@
 // programs and Go; [MapHelpers] and [KernelHelpers] are the kernel's helpers
 // by id; [NewXDPContext], [NewSkBuffContext] and [RawContext] lay out
 // program contexts; [LoadCollection] loads a whole clang-built object with
-// its maps and globals. Not yet here: CO-RE relocations for the VM, the
+// its maps and globals. [LoadVerified] and [LoadCollection] first prove a
+// program safe for its program type with waggle's static verifier (package
+// verifier) and refuse it with a [*VerifyError] when the proof fails, as the
+// kernel does; [Load] and [LoadInstructions] rely on the run-time checks
+// alone. Not yet here: CO-RE relocations for the VM, the
 // JIT (issue 7).
 package vm

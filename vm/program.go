@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/cilium/ebpf/asm"
+	"github.com/wagglebpf/waggle/verifier"
 )
 
 // Limits that mirror the kernel's, so that a program that runs here also
@@ -202,11 +203,12 @@ type inst struct {
 
 // Program is decoded, structurally validated bytecode, ready to run.
 type Program struct {
-	code      []inst   // one entry per 8-byte slot, plus the opFallOff sentinel
-	runs      []uint32 // straight-line run length from each pc (budget accounting)
-	helperIDs []int32  // distinct helper ids called with opCall, by index
-	maps      []Map    // the map table that lddw src 1, 2, 5 and 6 index
-	funcs     []int32  // entry pcs named by lddw src 4, sorted (callbacks)
+	code      []inst           // one entry per 8-byte slot, plus the opFallOff sentinel
+	runs      []uint32         // straight-line run length from each pc (budget accounting)
+	helperIDs []int32          // distinct helper ids called with opCall, by index
+	maps      []Map            // the map table that lddw src 1, 2, 5 and 6 index
+	funcs     []int32          // entry pcs named by lddw src 4, sorted (callbacks)
+	verified  *verifier.Report // set by LoadVerified and LoadCollection
 }
 
 // Len returns the program's length in 8-byte instruction slots.

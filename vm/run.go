@@ -46,10 +46,27 @@ func (p *Program) Run(mem []byte, opts RunOptions) (uint64, error) {
 }
 
 // Execute is Run that also reports how many instructions were executed.
+//
+// A verified program (see [Program.Verified]) is proved safe for a
+// context of Report.ContextBytes bytes: when mem is shorter, the program
+// runs over a copy of mem zero-extended to that size, and what it writes
+// into mem's own bytes is copied back. (A program reached by a tail call
+// runs over the same memory as its caller.)
 func (p *Program) Execute(mem []byte, opts RunOptions) (Result, error) {
 	if uint64(len(mem)) > MaxMem {
 		return Result{}, fmt.Errorf("vm: mem of %d bytes is larger than %d", len(mem), uint64(MaxMem))
 	}
+	if need := p.contextBytes(); need > len(mem) {
+		padded := make([]byte, need)
+		copy(padded, mem)
+		res, err := p.execute(padded, opts)
+		copy(mem, padded)
+		return res, err
+	}
+	return p.execute(mem, opts)
+}
+
+func (p *Program) execute(mem []byte, opts RunOptions) (Result, error) {
 	m := machinePool.Get().(*machine)
 	defer m.release()
 	m.reset(p, mem, opts)
