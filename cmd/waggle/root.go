@@ -19,7 +19,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newRunCommand(), newTraceCommand(), newVMCommand())
+	root.AddCommand(newVersionCommand(), newRunCommand(), newTraceCommand(), newVerifyCommand(), newVMCommand())
 	return root
 }
 

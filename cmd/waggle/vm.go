@@ -3,25 +3,30 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/spf13/cobra"
 	"github.com/wagglebpf/waggle/btfprint"
+	"github.com/wagglebpf/waggle/verifier"
 	"github.com/wagglebpf/waggle/vm"
 )
 
 type vmRunFlags struct {
-	prog   string
-	ctx    string
-	packet string
-	repeat int
+	prog     string
+	ctx      string
+	packet   string
+	repeat   int
+	typ      string
+	noVerify bool
 }
 
 func newVMCommand() *cobra.Command {
@@ -48,9 +53,18 @@ and the maps the runs changed are printed afterwards, decoded through BTF.
 The program's input is either --ctx, a file whose bytes are its memory (r1 = their
 address, r2 = their length), or --packet, a file holding one packet from its
 Ethernet header, wrapped in the context the program's section calls for: struct
-xdp_md for xdp programs, struct __sk_buff for socket filters and tc programs.`,
-		Example: `  waggle vm run prog.bin --ctx input.bin --repeat 1000
-  waggle vm run net.bpf.o --prog xdp_count --packet frame.bin`,
+xdp_md for xdp programs, struct __sk_buff for socket filters and tc programs.
+
+Before it runs, the program is checked by waggle's static verifier (see waggle verify)
+as a program of its type: the ELF section's, or --type, which raw bytecode needs. A
+rejected program is not run. --no-verify runs it anyway, with only the interpreter's
+run-time checks, which stop a bad memory access or a runaway loop when it happens; it
+is also how raw bytecode that is not a program of any kernel type (r1 as plain memory,
+as in the conformance suite) runs. A verified program's context is zero-extended to
+the size the verifier proved it may read.`,
+		Example: `  waggle vm run prog.bin --type tracepoint --ctx input.bin --repeat 1000
+  waggle vm run net.bpf.o --prog xdp_count --packet frame.bin
+  waggle vm run raw.bin --no-verify --ctx memory.bin`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runVM(args[0], &f, cmd.OutOrStdout())
@@ -60,6 +74,8 @@ xdp_md for xdp programs, struct __sk_buff for socket filters and tc programs.`,
 	cmd.Flags().StringVar(&f.ctx, "ctx", "", "file whose bytes are the program's memory (r1, r2)")
 	cmd.Flags().StringVar(&f.packet, "packet", "", "file holding a packet (from the Ethernet header) for an xdp, tc or socket program")
 	cmd.Flags().IntVar(&f.repeat, "repeat", 1, "run this many times and report the mean time per run")
+	cmd.Flags().StringVar(&f.typ, "type", "", "program type to verify and run as: xdp, socket, tc, tracepoint, kprobe, ... (default: from the ELF section; raw bytecode needs it)")
+	cmd.Flags().BoolVar(&f.noVerify, "no-verify", false, "run without waggle's verifier, with only the interpreter's run-time checks")
 	return cmd
 }
 
@@ -150,30 +166,38 @@ func runVM(path string, f *vmRunFlags, out io.Writer) error {
 	if f.ctx != "" && f.packet != "" {
 		return fmt.Errorf("--ctx and --packet: give one or the other")
 	}
-	coll, prog, section, err := loadVMCollection(path, f.prog)
+	src, err := openVMSource(path, f.prog)
 	if err != nil {
 		return err
 	}
-	var progType ebpf.ProgramType
-	if coll != nil {
-		for name, p := range coll.Programs {
-			if p == prog {
-				progType = coll.Spec.Programs[name].Type
-			}
+	g := vmGate{noVerify: f.noVerify}
+	if f.typ != "" {
+		if g.typ, err = parseProgType(f.typ); err != nil {
+			return err
 		}
 	}
-	kind := vmInputOf(progType, section)
+	section := src.section()
+	kind := vmInputOf(src.progType(), section)
+	if g.typ != 0 {
+		kind = vmInputOf(g.typ, "")
+	}
+	if f.packet != "" && kind == inputRaw {
+		what := "raw bytecode"
+		if g.typ != 0 {
+			what = "a program of type " + progTypeName(g.typ)
+		} else if section != "" {
+			what = fmt.Sprintf("a program of section %q", section)
+		}
+		return fmt.Errorf("--packet: %s takes no packet; --packet works for xdp, socket (socket filter) and tc/classifier programs (use --ctx for raw memory)", what)
+	}
+	coll, prog, err := src.load(g)
+	if err != nil {
+		return err
+	}
 	var ctx *vm.Context
 	pktLen := 0
 	switch {
 	case f.packet != "":
-		if kind == inputRaw {
-			what := "raw bytecode"
-			if section != "" {
-				what = fmt.Sprintf("a program of section %q", section)
-			}
-			return fmt.Errorf("--packet: %s takes no packet; --packet works for xdp, socket (socket filter) and tc/classifier programs (use --ctx for raw memory)", what)
-		}
 		pkt, err := os.ReadFile(f.packet)
 		if err != nil {
 			return err
@@ -361,51 +385,112 @@ func printVMRecords(out io.Writer, spec *ebpf.CollectionSpec, name string, perf 
 	}
 }
 
-// loadVMProgram reads an ELF object's program or raw bytecode.
-func loadVMProgram(path, name string) (*vm.Program, error) {
-	_, p, _, err := loadVMCollection(path, name)
-	return p, err
+// vmGate says how a vm command checks a program before running it.
+type vmGate struct {
+	// typ is the program type to verify as; 0 means the ELF program's own.
+	typ      ebpf.ProgramType
+	noVerify bool
 }
 
-// loadVMCollection loads an ELF object into the VM, with the maps and global
-// variables of its programs, and returns the program called name (which
-// may be empty when there is only one) and its section. For raw bytecode
-// (binary or hex text) the collection is nil and the section empty.
-func loadVMCollection(path, name string) (*vm.Collection, *vm.Program, string, error) {
-	data, err := os.ReadFile(path)
+// vmSource is the program a vm command runs, read but not loaded yet.
+type vmSource struct {
+	file *bpfFile
+	prog *ebpf.ProgramSpec // nil for raw bytecode
+}
+
+// openVMSource reads an ELF object and picks its program called name
+// (which may be empty when there is only one), or reads raw bytecode.
+func openVMSource(path, name string) (*vmSource, error) {
+	file, err := readBPFFile(path)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
-	if bytes.HasPrefix(data, []byte("\x7fELF")) {
-		spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(data))
-		if err != nil {
-			return nil, nil, "", fmt.Errorf("%s: not a usable BPF object: %w", path, err)
-		}
-		ps, err := pickProgram(spec, name)
-		if err != nil {
-			return nil, nil, "", fmt.Errorf("%s: %w", path, err)
-		}
-		coll, err := vm.LoadCollection(spec, vm.CollectionOptions{Programs: []string{ps.Name}})
-		if err != nil {
-			return nil, nil, "", fmt.Errorf("%s: %w", path, err)
-		}
-		return coll, coll.Programs[ps.Name], ps.SectionName, nil
+	if file.spec == nil {
+		return &vmSource{file: file}, nil
 	}
-	code := data
-	if text := strings.Join(strings.Fields(string(data)), ""); len(text) > 0 && isHex(text) {
-		text = strings.ReplaceAll(text, "0x", "")
-		if code, err = hex.DecodeString(text); err != nil {
-			return nil, nil, "", fmt.Errorf("%s: hex bytecode: %w", path, err)
-		}
-	}
-	if len(code) == 0 || len(code)%8 != 0 {
-		return nil, nil, "", fmt.Errorf("%s: bytecode is %d bytes, not a whole number of 8-byte instructions", path, len(code))
-	}
-	p, err := vm.Load(code)
+	ps, err := pickProgram(file.spec, name)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return nil, p, "", nil
+	return &vmSource{file: file, prog: ps}, nil
+}
+
+// section is the ELF program's section, "" for raw bytecode.
+func (s *vmSource) section() string {
+	if s.prog == nil {
+		return ""
+	}
+	return s.prog.SectionName
+}
+
+// progType is the ELF program's type, 0 for raw bytecode.
+func (s *vmSource) progType() ebpf.ProgramType {
+	if s.prog == nil {
+		return 0
+	}
+	return s.prog.Type
+}
+
+// load verifies the program (unless g.noVerify) and loads it into the VM:
+// an ELF program with the maps and global variables of its object, in a
+// collection; raw bytecode alone, with a nil collection. A program the
+// verifier rejects is an error that shows the rejection.
+func (s *vmSource) load(g vmGate) (*vm.Collection, *vm.Program, error) {
+	path := s.file.path
+	if s.prog != nil {
+		spec, name := s.file.spec, s.prog.Name
+		if g.typ != 0 && g.typ != s.prog.Type {
+			spec = spec.Copy()
+			spec.Programs[name].Type = g.typ
+		}
+		coll, err := vm.LoadCollection(spec, vm.CollectionOptions{Programs: []string{name}, SkipVerify: g.noVerify})
+		if err != nil {
+			return nil, nil, s.refused(err, spec)
+		}
+		return coll, coll.Programs[name], nil
+	}
+	if g.noVerify {
+		p, err := vm.Load(s.file.code)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return nil, p, nil
+	}
+	if g.typ == 0 {
+		return nil, nil, fmt.Errorf("%s is raw bytecode, which does not say its program type, so it cannot be verified: "+
+			"pass --type (%s), or --no-verify to run it with only the interpreter's run-time checks", path, progTypeHint)
+	}
+	insns, err := s.file.instructions()
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := vm.LoadVerified(insns, g.typ, nil, verifier.Options{})
+	if err != nil {
+		return nil, nil, s.refused(err, nil)
+	}
+	return nil, p, nil
+}
+
+// refused turns the VM's refusal of a program the verifier rejected into
+// an error that shows the rejection as waggle verify does; other errors
+// get the file name.
+func (s *vmSource) refused(err error, spec *ebpf.CollectionSpec) error {
+	var ve *vm.VerifyError
+	if !errors.As(err, &ve) {
+		return fmt.Errorf("%s: %w", s.file.path, err)
+	}
+	name := ve.Program
+	var insns asm.Instructions
+	if name == "" {
+		name = filepath.Base(s.file.path)
+		insns, _ = s.file.instructions()
+	} else if spec != nil && spec.Programs[name] != nil {
+		insns = spec.Programs[name].Instructions
+	}
+	var b strings.Builder
+	writeRejection(&b, name, ve.Type, ve.Report, insns)
+	return &exitError{code: 1, err: fmt.Errorf("not run: waggle's verifier rejected the program "+
+		"(--no-verify runs it with only the interpreter's run-time checks):\n%s", strings.TrimSuffix(b.String(), "\n"))}
 }
 
 func isHex(s string) bool {

@@ -20,6 +20,7 @@ type vmTestFlags struct {
 	typ      string
 	output   string
 	maxSteps uint64
+	noVerify bool
 }
 
 func newVMTestCommand() *cobra.Command {
@@ -39,7 +40,11 @@ packet, which the legacy LD_ABS/LD_IND loads read as in the kernel.
 Only Ethernet captures (LINKTYPE_ETHERNET) can be run: packets of other link types
 (raw IP, Linux cooked captures, loopback) are counted as errors. A program fault on
 one packet is counted and does not stop the others; the first error of each kind
-is printed.`,
+is printed.
+
+The program is checked by waggle's static verifier first (see waggle verify), as a
+program of the type it runs as; a rejected program is not run unless --no-verify is
+given, which leaves only the interpreter's run-time checks.`,
 		Example: `  waggle vm test filter.bpf.o --pcap trace.pcap
   waggle vm test drop.bin --type xdp --pcap trace.pcapng -o json`,
 		Args: cobra.ExactArgs(1),
@@ -53,37 +58,8 @@ is printed.`,
 	fl.StringVar(&f.typ, "type", "", "program type: xdp, socket or tc (default: from the ELF section)")
 	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
 	fl.Uint64Var(&f.maxSteps, "max-steps", 0, "instruction budget per packet (0: the VM's default)")
+	fl.BoolVar(&f.noVerify, "no-verify", false, "run without waggle's verifier, with only the interpreter's run-time checks")
 	return cmd
-}
-
-// vmTestProgram is what runVMTest needs to know about the program.
-type vmTestProgram struct {
-	coll    *vm.Collection // nil for raw bytecode
-	prog    *vm.Program
-	kind    vmInput // from the ELF program type or section; inputRaw for bytecode
-	section string  // "" for raw bytecode
-}
-
-func loadVMTestProgram(path, name string) (*vmTestProgram, error) {
-	coll, prog, section, err := loadVMCollection(path, name)
-	if err != nil {
-		return nil, err
-	}
-	t := &vmTestProgram{coll: coll, prog: prog, section: section}
-	if coll != nil {
-		var ps *ebpf.ProgramSpec
-		for n, p := range coll.Programs {
-			if p == prog {
-				ps = coll.Spec.Programs[n]
-			}
-		}
-		var typ ebpf.ProgramType
-		if ps != nil {
-			typ = ps.Type
-		}
-		t.kind = vmInputOf(typ, section)
-	}
-	return t, nil
 }
 
 // vmTestResult is the outcome of a run over a capture; it is also the
@@ -155,18 +131,21 @@ func runVMTest(path string, f *vmTestFlags, out io.Writer) error {
 	if f.pcap == "" {
 		return errors.New("--pcap FILE is required")
 	}
-	p, err := loadVMTestProgram(path, f.prog)
+	src, err := openVMSource(path, f.prog)
 	if err != nil {
 		return err
 	}
-	kind := p.kind
+	kind := inputRaw
+	if src.prog != nil {
+		kind = vmInputOf(src.progType(), src.section())
+	}
 	switch f.typ {
 	case "":
 		if kind == inputRaw {
-			if p.section == "" {
+			if src.prog == nil {
 				return fmt.Errorf("%s: raw bytecode has no section to tell its type: pass --type xdp, socket or tc", path)
 			}
-			return fmt.Errorf("%s: section %q is not an XDP, socket-filter or tc program: pass --type xdp, socket or tc", path, p.section)
+			return fmt.Errorf("%s: section %q is not an XDP, socket-filter or tc program: pass --type xdp, socket or tc", path, src.section())
 		}
 	case "xdp":
 		kind = inputXDP
@@ -176,6 +155,15 @@ func runVMTest(path string, f *vmTestFlags, out io.Writer) error {
 		kind = inputTC
 	default:
 		return fmt.Errorf("--type %s: expected xdp, socket or tc", f.typ)
+	}
+	// Verify the program as the type whose context it is given.
+	g := vmGate{noVerify: f.noVerify}
+	if vmInputOf(src.progType(), "") != kind {
+		g.typ = map[vmInput]ebpf.ProgramType{inputXDP: ebpf.XDP, inputSocket: ebpf.SocketFilter, inputTC: ebpf.SchedCLS}[kind]
+	}
+	coll, prog, err := src.load(g)
+	if err != nil {
+		return err
 	}
 	file, err := os.Open(f.pcap)
 	if err != nil {
@@ -197,8 +185,8 @@ func runVMTest(path string, f *vmTestFlags, out io.Writer) error {
 		helpers[id] = h
 	}
 	var before map[string]map[string][]byte
-	if p.coll != nil {
-		before = snapshotVMMaps(p.coll)
+	if coll != nil {
+		before = snapshotVMMaps(coll)
 	}
 	opts := vm.RunOptions{Helpers: helpers, MaxSteps: f.maxSteps}
 	for {
@@ -223,7 +211,7 @@ func runVMTest(path string, f *vmTestFlags, out io.Writer) error {
 		for id, h := range ctx.Helpers() {
 			helpers[id] = h
 		}
-		r0, err := ctx.Run(p.prog, opts)
+		r0, err := ctx.Run(prog, opts)
 		if err != nil {
 			res.fail(idx, errorKind(err), err)
 			continue
@@ -251,8 +239,8 @@ func runVMTest(path string, f *vmTestFlags, out io.Writer) error {
 		return enc.Encode(res)
 	}
 	printVMTest(out, res)
-	if p.coll != nil {
-		return printChangedVMMaps(out, p.coll, before)
+	if coll != nil {
+		return printChangedVMMaps(out, coll, before)
 	}
 	return nil
 }
