@@ -243,7 +243,8 @@ type verifier struct {
 	// the call that completed it, for the 512-byte limit across frames.
 	stackDepth map[int]int64
 	chains     map[string]chain
-	subprogOf  []int // first instruction of the subprogram of each instruction
+	subprogOf  []int    // first instruction of the subprogram of each instruction
+	liveIn     []regSet // registers live at each instruction
 }
 
 type chain struct {
@@ -276,6 +277,7 @@ func Verify(insns asm.Instructions, typ ebpf.ProgramType, maps map[string]MapInf
 	}
 	rej := v.checkProgram()
 	if rej == nil {
+		v.computeLiveness()
 		rej = v.explore()
 	}
 	depth := 0
@@ -631,6 +633,15 @@ func (st *state) clone() *state {
 	return &c
 }
 
+// sameLive reports whether old, a cleaned snapshot, also covers everything
+// of st that is live at pc: together with covers(old, st) the two are the
+// same state as far as the rest of the program can tell.
+func (v *verifier) sameLive(st, old *state, pc int) bool {
+	cur := st.clone()
+	v.forgetDead(cur, pc)
+	return v.covers(cur, old)
+}
+
 // onPath reports whether checkpoint old is cp or one of its ancestors: a
 // state the current path passed through.
 func onPath(cp, old *checkpoint) bool {
@@ -672,7 +683,7 @@ func (v *verifier) explore() *Rejection {
 							pruned = true
 							break
 						}
-					} else if v.covers(old, st) && v.covers(st, old) && onPath(st.cp, old.cp) {
+					} else if v.covers(old, st) && v.sameLive(st, old, pc) && onPath(st.cp, old.cp) {
 						// Back where this path has been, in the very same
 						// state: nothing can make the loop end.
 						return v.rejectAt(pc, st, nil, "the program may loop forever: insn %d is reached again in exactly the same state", pc)
@@ -688,6 +699,7 @@ func (v *verifier) explore() *Rejection {
 				cp := &checkpoint{parent: st.cp, pending: 1}
 				st.cp = cp
 				snap := st.clone()
+				v.forgetDead(snap, pc)
 				cp.st = snap
 				if len(v.visited[pc]) < maxStatesPerInsn {
 					v.visited[pc] = append(v.visited[pc], snap)
