@@ -155,9 +155,14 @@ func forEachReg(st *state, f func(r *reg)) {
 				f(&fr.saved[i])
 			}
 		}
-		for i := range fr.stack.spill {
-			if fr.stack.kind[i*8] == slotSpill {
-				f(&fr.stack.spill[i])
+		for slot := stackSize/8 - len(fr.stack.spill); slot < stackSize/8; slot++ {
+			if fr.stack.kindAt(slot*8) != slotSpill {
+				continue
+			}
+			old := fr.stack.spillAt(slot)
+			r := old
+			if f(&r); r != old {
+				st.stackW(fi).setSpill(slot, r)
 			}
 		}
 	}
@@ -348,7 +353,7 @@ func (v *verifier) covers(old, cur *state) bool {
 				return false
 			}
 		}
-		if !v.stackCovers(&of.stack, &cf.stack, ids) {
+		if !v.stackCovers(of.stack, cf.stack, ids) {
 			return false
 		}
 	}
@@ -367,12 +372,13 @@ func (v *verifier) covers(old, cur *state) bool {
 }
 
 func (v *verifier) stackCovers(old, cur *stackState, ids map[int]int) bool {
-	for slot := 0; slot < stackSize/8; slot++ {
+	deepest := max(len(old.spill), len(cur.spill))
+	for slot := stackSize/8 - deepest; slot < stackSize/8; slot++ {
 		base := slot * 8
-		if old.kind[base] == slotSpill {
-			if cur.kind[base] != slotSpill || !v.regCovers(old.spill[slot], cur.spill[slot], ids) {
+		if old.kindAt(base) == slotSpill {
+			if cur.kindAt(base) != slotSpill || !v.regCovers(old.spillAt(slot), cur.spillAt(slot), ids) {
 				// A spilled unknown scalar is as good as plain data.
-				o := old.spill[slot]
+				o := old.spillAt(slot)
 				if !(o.t == scalarT && o.s.isUnknown() && allKind(cur, base, slotMisc)) {
 					return false
 				}
@@ -380,7 +386,7 @@ func (v *verifier) stackCovers(old, cur *stackState, ids map[int]int) bool {
 			continue
 		}
 		for j := base; j < base+8; j++ {
-			ok := v.kindCovers(old.kind[j], cur, j)
+			ok := v.kindCovers(old.kindAt(j), cur, j)
 			if !ok {
 				return false
 			}
@@ -391,7 +397,7 @@ func (v *verifier) stackCovers(old, cur *stackState, ids map[int]int) bool {
 
 func allKind(st *stackState, base int, k slotKind) bool {
 	for j := base; j < base+8; j++ {
-		if st.kind[j] != k {
+		if st.kindAt(j) != k {
 			return false
 		}
 	}
@@ -399,8 +405,8 @@ func allKind(st *stackState, base int, k slotKind) bool {
 }
 
 func (v *verifier) kindCovers(old slotKind, cur *stackState, j int) bool {
-	ck := cur.kind[j]
-	curScalarish := ck == slotMisc || (ck == slotSpill && cur.spill[j/8].t == scalarT)
+	ck := cur.kindAt(j)
+	curScalarish := ck == slotMisc || (ck == slotSpill && cur.spillAt(j/8).t == scalarT)
 	switch old {
 	case slotInvalid:
 		if v.opts.Unprivileged {

@@ -23,7 +23,7 @@ func (v *verifier) callSub(pc int, st *state, ins *asm.Instruction) (int, *work,
 	if len(st.frames) >= maxCallFrames {
 		return 0, nil, v.rejectAt(pc, st, nil, "the call nests %d functions deep, more than the limit of %d", len(st.frames)+1, maxCallFrames)
 	}
-	callee := frame{start: target, callsite: pc, saved: st.regs}
+	callee := frame{start: target, callsite: pc, saved: st.regs, stack: &stackState{}, own: true}
 	st.frames = append(st.frames, callee)
 	var regs [11]reg
 	copy(regs[asm.R1:asm.R6], st.regs[asm.R1:asm.R6])

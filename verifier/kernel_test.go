@@ -80,7 +80,7 @@ const errENOTSUPP = unix.Errno(524)
 // here because it refuses to marshal some of the malformed encodings the
 // corpus holds on purpose (an ALU instruction with an offset, an opcode it
 // does not know), and those are exactly what the kernel must be asked about.
-func progLoad(typ ebpf.ProgramType, code []byte, logLevel uint32, logBuf []byte) (int, error) {
+func progLoad(typ ebpf.ProgramType, attach ebpf.AttachType, code []byte, logLevel uint32, logBuf []byte) (int, error) {
 	if len(code) == 0 || len(code)%asm.InstructionSize != 0 {
 		return -1, fmt.Errorf("bytecode of %d bytes", len(code))
 	}
@@ -91,6 +91,9 @@ func progLoad(typ ebpf.ProgramType, code []byte, logLevel uint32, logBuf []byte)
 		insns:    uint64(uintptr(unsafe.Pointer(&code[0]))),
 		license:  uint64(uintptr(unsafe.Pointer(&license[0]))),
 		logLevel: logLevel,
+		// The kernel takes 0 as the default attach type of the program
+		// types that have one.
+		expectedAttachType: uint32(attach),
 	}
 	copy(attr.progName[:], "waggle_corpus")
 	if logLevel != 0 && len(logBuf) > 0 {
@@ -110,9 +113,9 @@ func progLoad(typ ebpf.ProgramType, code []byte, logLevel uint32, logBuf []byte)
 // kernelLoadRaw asks the kernel's verifier about code: first without a log
 // (a log that overflows its buffer fails the load by itself), then, if it
 // refused, again with one to learn why.
-func kernelLoadRaw(typ ebpf.ProgramType, code []byte, unprivileged bool) kernelVerdict {
+func kernelLoadRaw(typ ebpf.ProgramType, attach ebpf.AttachType, code []byte, unprivileged bool) kernelVerdict {
 	load := func() kernelVerdict {
-		fd, err := progLoad(typ, code, 0, nil)
+		fd, err := progLoad(typ, attach, code, 0, nil)
 		if err == nil {
 			unix.Close(fd)
 			return kernelVerdict{accepted: true}
@@ -120,8 +123,10 @@ func kernelLoadRaw(typ ebpf.ProgramType, code []byte, unprivileged bool) kernelV
 		if errors.Is(err, unix.EPERM) {
 			return kernelVerdict{na: fmt.Sprintf("BPF_PROG_LOAD: %v", err)}
 		}
-		buf := make([]byte, 4<<20)
-		fd, err2 := progLoad(typ, code, 1, buf)
+		// The log rotates: a small buffer keeps its last lines, which
+		// are all that is wanted.
+		buf := make([]byte, 64<<10)
+		fd, err2 := progLoad(typ, attach, code, 1, buf)
 		if err2 == nil {
 			// Accepted on the second try: should not happen, but
 			// believe the kernel.
@@ -167,9 +172,8 @@ func kernelLoadRaw(typ ebpf.ProgramType, code []byte, unprivileged bool) kernelV
 
 // kernelLoadInsns creates the maps insns refers to (by name, from maps),
 // encodes insns with their file descriptors and loads them.
-func kernelLoadInsns(typ ebpf.ProgramType, insns asm.Instructions, maps map[string]verifier.MapInfo, unprivileged bool) kernelVerdict {
-	cp := make(asm.Instructions, len(insns))
-	copy(cp, insns)
+func kernelLoadInsns(typ ebpf.ProgramType, attach ebpf.AttachType, insns asm.Instructions, maps map[string]verifier.MapInfo, unprivileged bool) kernelVerdict {
+	cp := fixAtomics(insns)
 	created := map[string]*ebpf.Map{}
 	defer func() {
 		for _, m := range created {
@@ -203,7 +207,22 @@ func kernelLoadInsns(typ ebpf.ProgramType, insns asm.Instructions, maps map[stri
 	if err := cp.Marshal(&buf, binary.LittleEndian); err != nil {
 		return kernelVerdict{na: fmt.Sprintf("cilium/ebpf cannot encode it: %v", err)}
 	}
-	return kernelLoadRaw(typ, buf.Bytes(), unprivileged)
+	return kernelLoadRaw(typ, attach, buf.Bytes(), unprivileged)
+}
+
+// fixAtomics returns a copy of insns that cilium/ebpf v0.22 encodes right:
+// it takes an atomic instruction's immediate from Constant before it puts
+// the operation there, so every atomic built with asm.AtomicOp.Mem would
+// come out as an atomic add. (vm.LoadInstructions does the same.)
+func fixAtomics(insns asm.Instructions) asm.Instructions {
+	cp := make(asm.Instructions, len(insns))
+	copy(cp, insns)
+	for i := range cp {
+		if a := cp[i].OpCode.AtomicOp(); a != asm.InvalidAtomic {
+			cp[i].Constant = int64(uint32(a) >> 8)
+		}
+	}
+	return cp
 }
 
 // kernelLoadSpec loads one program of a collection with cilium/ebpf, which

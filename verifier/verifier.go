@@ -178,9 +178,55 @@ const (
 	slotSpill
 )
 
+// stackState is one frame's stack, kept only as deep as it has been
+// written. Callers index bytes as i = offset+512 (0..511) and 8-byte
+// slots as i/8; inside, both are stored from the frame pointer down.
 type stackState struct {
-	kind  [stackSize]slotKind
-	spill [stackSize / 8]reg
+	kind  []slotKind // kind[d] is the byte at fp-(d+1); deeper bytes are invalid
+	spill []reg      // spill[k] is the register spilled at fp-8(k+1)
+}
+
+func (s *stackState) kindAt(i int) slotKind {
+	if d := stackSize - 1 - i; d < len(s.kind) {
+		return s.kind[d]
+	}
+	return slotInvalid
+}
+
+func (s *stackState) setKind(i int, k slotKind) {
+	d := stackSize - 1 - i
+	if d >= len(s.kind) {
+		if k == slotInvalid {
+			return
+		}
+		s.grow(d)
+	}
+	s.kind[d] = k
+}
+
+func (s *stackState) spillAt(slot int) reg {
+	if k := stackSize/8 - 1 - slot; k < len(s.spill) {
+		return s.spill[k]
+	}
+	return reg{}
+}
+
+func (s *stackState) setSpill(slot int, r reg) {
+	k := stackSize/8 - 1 - slot
+	if k >= len(s.spill) {
+		s.grow(8*k + 7)
+	}
+	s.spill[k] = r
+}
+
+func (s *stackState) grow(d int) {
+	n := (d/8 + 1) * 8
+	s.kind = append(s.kind, make([]slotKind, n-len(s.kind))...)
+	s.spill = append(s.spill, make([]reg, n/8-len(s.spill))...)
+}
+
+func (s *stackState) copy() *stackState {
+	return &stackState{kind: slices.Clone(s.kind), spill: slices.Clone(s.spill)}
 }
 
 type checkpoint struct {
@@ -197,7 +243,8 @@ type pathNode struct {
 // frame is one bpf-to-bpf call level: its stack and what the caller's
 // registers were at the call.
 type frame struct {
-	stack    stackState
+	stack    *stackState // shared with clones until written: see state.stackW
+	own      bool        // stack belongs to this state alone
 	start    int     // first instruction of the subprogram
 	callsite int     // the call instruction that made this frame; -1 for the main program
 	saved    [11]reg // the caller's registers at the call
@@ -219,6 +266,17 @@ type state struct {
 }
 
 func (st *state) top() *frame { return &st.frames[len(st.frames)-1] }
+
+// stackW returns frame fr's stack for writing, copying it first if a clone
+// still shares it.
+func (st *state) stackW(fr int) *stackState {
+	f := &st.frames[fr]
+	if !f.own {
+		f.stack = f.stack.copy()
+		f.own = true
+	}
+	return f.stack
+}
 func (st *state) depth() int  { return len(st.frames) - 1 }
 
 type work struct {
@@ -618,7 +676,7 @@ func (v *verifier) checkEncoding(pc int, ins *asm.Instruction) *Rejection {
 }
 
 func (v *verifier) initialState() *state {
-	st := &state{frames: []frame{{callsite: -1}}}
+	st := &state{frames: []frame{{callsite: -1, stack: &stackState{}, own: true}}}
 	st.regs[asm.R1] = reg{t: ptrCtx, s: constScalar(0)}
 	st.regs[asm.R10] = reg{t: ptrStack, s: constScalar(0)}
 	return st
@@ -628,6 +686,9 @@ func (v *verifier) newID() int { v.nextID++; return v.nextID }
 
 func (st *state) clone() *state {
 	c := *st
+	for i := range st.frames {
+		st.frames[i].own = false
+	}
 	c.frames = append([]frame(nil), st.frames...)
 	c.refs = append([]refState(nil), st.refs...)
 	return &c
@@ -1207,35 +1268,36 @@ func (v *verifier) stackAccess(pc int, st *state, fr int, off int64, a access, r
 	}
 	v.noteStack(st, fr, off)
 	i := int(off + stackSize)
-	s := &st.frames[fr].stack
 	if a.write {
+		if a.val.isPtr() && a.size != 8 {
+			return reg{}, v.rejectAt(pc, st, regs, "storing part of a pointer on the stack is not allowed")
+		}
+		s := st.stackW(fr)
 		clobberStack(s, i, a.size)
 		if a.size == 8 && (a.val.isPtr() || a.val.t == scalarT) {
 			for j := i; j < i+8; j++ {
-				s.kind[j] = slotSpill
+				s.setKind(j, slotSpill)
 			}
-			s.spill[i/8] = a.val
+			s.setSpill(i/8, a.val)
 		} else {
-			if a.val.isPtr() {
-				return reg{}, v.rejectAt(pc, st, regs, "storing part of a pointer on the stack is not allowed")
-			}
 			for j := i; j < i+a.size; j++ {
-				s.kind[j] = slotMisc
+				s.setKind(j, slotMisc)
 			}
 		}
 		return reg{}, nil
 	}
-	if a.size == 8 && s.kind[i] == slotSpill && s.spill[i/8].t != notInit {
-		return s.spill[i/8], nil
+	s := st.frames[fr].stack
+	if a.size == 8 && s.kindAt(i) == slotSpill && s.spillAt(i/8).t != notInit {
+		return s.spillAt(i / 8), nil
 	}
 	for j := i; j < i+a.size; j++ {
-		switch s.kind[j] {
+		switch s.kindAt(j) {
 		case slotInvalid:
 			if v.opts.Unprivileged {
 				return reg{}, v.rejectAt(pc, st, regs, "read of uninitialised stack at offset %d", int64(j-stackSize))
 			}
 		case slotSpill:
-			if s.spill[j/8].isPtr() && v.opts.Unprivileged {
+			if s.spillAt(j/8).isPtr() && v.opts.Unprivileged {
 				return reg{}, v.rejectAt(pc, st, regs, "partial read of a pointer spilled at stack offset %d", int64(j/8*8-stackSize))
 			}
 		}
@@ -1247,11 +1309,11 @@ func (v *verifier) stackAccess(pc int, st *state, fr int, off int64, a access, r
 // touch become plain data.
 func clobberStack(s *stackState, i, n int) {
 	for slot := i / 8; slot <= (i+n-1)/8; slot++ {
-		if s.kind[slot*8] == slotSpill {
+		if s.kindAt(slot*8) == slotSpill {
 			for j := slot * 8; j < slot*8+8; j++ {
-				s.kind[j] = slotMisc
+				s.setKind(j, slotMisc)
 			}
-			s.spill[slot] = reg{}
+			s.setSpill(slot, reg{})
 		}
 	}
 }
@@ -1461,22 +1523,23 @@ func (v *verifier) helperMem(pc int, st *state, ptr reg, r asm.Register, size, m
 		}
 		v.noteStack(st, ptr.frame, lo)
 		i := int(lo + stackSize)
-		stk := &st.frames[ptr.frame].stack
 		if write {
 			// Spills the helper may overwrite become plain data; bytes it
 			// surely writes become initialised.
+			stk := st.stackW(ptr.frame)
 			clobberStack(stk, i, int(size))
 			for j := i; j < i+int(minSize); j++ {
-				stk.kind[j] = slotMisc
+				stk.setKind(j, slotMisc)
 			}
 			return nil
 		}
+		stk := st.frames[ptr.frame].stack
 		for j := i; j < i+int(size); j++ {
-			k := stk.kind[j]
+			k := stk.kindAt(j)
 			if k == slotInvalid && (strictInit || v.opts.Unprivileged) {
 				return v.rejectAt(pc, st, regs, "%s points to stack memory at offset %d that is not initialised", r, int64(j-stackSize))
 			}
-			if k == slotSpill && stk.spill[j/8].isPtr() && v.opts.Unprivileged {
+			if k == slotSpill && stk.spillAt(j/8).isPtr() && v.opts.Unprivileged {
 				return v.rejectAt(pc, st, regs, "%s points to stack memory holding a pointer, which would leak it", r)
 			}
 		}
