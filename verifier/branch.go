@@ -33,33 +33,48 @@ func (v *verifier) branch(pc int, st *state, ins *asm.Instruction) (int, *work, 
 	target, _ := jumpTarget(ins, pc)
 	fall := pc + 1
 
+	if dst.t == scalarT && src.t == scalarT {
+		// The common case, without a copy of the state when only one
+		// outcome is possible.
+		set := func(s *state, a, b scalar) {
+			s.regs[ins.Dst].s = a
+			if srcIsReg {
+				s.regs[ins.Src].s = b
+			}
+		}
+		a, b := dst.s, src.s
+		takenOK, notTakenOK := true, true
+		var ta, tb, na, nb scalar
+		if is32 && !fits32(a, b, op) {
+			ta, tb, na, nb = a, b, a, b // no refinement, both outcomes possible
+		} else {
+			ta, tb, takenOK = refine(a, b, op, true)
+			na, nb, notTakenOK = refine(a, b, op, false)
+		}
+		switch {
+		case takenOK && notTakenOK:
+			taken := st.clone()
+			set(taken, ta, tb)
+			set(st, na, nb)
+			taken.path = &pathNode{target, st.path}
+			st.path = &pathNode{fall, st.path}
+			return fall, &work{target, taken}, nil
+		case takenOK:
+			set(st, ta, tb)
+			return target, nil, nil
+		case notTakenOK:
+			set(st, na, nb)
+			return fall, nil, nil
+		}
+		// Neither: the state itself was infeasible; end the path.
+		return -1, nil, nil
+	}
+
 	taken := st.clone()
 	notTaken := st
 	takenOK, notTakenOK := true, true
 
 	switch {
-	case dst.t == scalarT && src.t == scalarT:
-		a, b := dst.s, src.s
-		if is32 {
-			if !fits32(a, b, op) {
-				break // no refinement, both outcomes possible
-			}
-		}
-		var ta, tb, na, nb scalar
-		ta, tb, takenOK = refine(a, b, op, true)
-		na, nb, notTakenOK = refine(a, b, op, false)
-		if takenOK {
-			taken.regs[ins.Dst].s = ta
-			if srcIsReg {
-				taken.regs[ins.Src].s = tb
-			}
-		}
-		if notTakenOK {
-			notTaken.regs[ins.Dst].s = na
-			if srcIsReg {
-				notTaken.regs[ins.Src].s = nb
-			}
-		}
 	case !is32 && ((isOrNull(dst) && isZero(src)) || (isOrNull(src) && isZero(dst))):
 		if op != asm.JEq && op != asm.JNE {
 			if v.opts.Unprivileged {

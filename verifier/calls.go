@@ -23,7 +23,8 @@ func (v *verifier) callSub(pc int, st *state, ins *asm.Instruction) (int, *work,
 	if len(st.frames) >= maxCallFrames {
 		return 0, nil, v.rejectAt(pc, st, nil, "the call nests %d functions deep, more than the limit of %d", len(st.frames)+1, maxCallFrames)
 	}
-	callee := frame{start: target, callsite: pc, saved: st.regs, stack: &stackState{}, own: true}
+	callee := frame{start: target, callsite: pc, stack: &stackState{}, own: true}
+	copy(callee.saved[:], st.regs[asm.R6:asm.R10])
 	st.frames = append(st.frames, callee)
 	var regs [11]reg
 	copy(regs[asm.R1:asm.R6], st.regs[asm.R1:asm.R6])
@@ -55,11 +56,8 @@ func (v *verifier) ret(pc int, st *state) (int, *work, *Rejection) {
 	}
 	callee := st.frames[len(st.frames)-1]
 	st.frames = st.frames[:len(st.frames)-1]
-	st.regs = callee.saved
-	st.regs[asm.R0] = r0
-	for r := asm.R1; r <= asm.R5; r++ {
-		st.regs[r] = reg{}
-	}
+	st.regs = [11]reg{asm.R0: r0, asm.R10: {t: ptrStack, s: constScalar(0), frame: st.depth()}}
+	copy(st.regs[asm.R6:asm.R10], callee.saved[:])
 	return callee.callsite + 1, nil, nil
 }
 

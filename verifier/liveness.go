@@ -143,9 +143,9 @@ func (v *verifier) forgetDead(st *state, pc int) {
 	for i := 1; i < len(st.frames); i++ {
 		f := &st.frames[i]
 		ret := v.liveAt(f.callsite+1) | regBit(asm.R10)
-		for r := range f.saved {
-			if r <= int(asm.R5) || ret&(1<<r) == 0 {
-				f.saved[r] = reg{}
+		for i := range f.saved {
+			if ret&regBit(asm.R6+asm.Register(i)) == 0 {
+				f.saved[i] = reg{}
 			}
 		}
 	}

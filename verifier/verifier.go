@@ -247,7 +247,7 @@ type frame struct {
 	own      bool        // stack belongs to this state alone
 	start    int     // first instruction of the subprogram
 	callsite int     // the call instruction that made this frame; -1 for the main program
-	saved    [11]reg // the caller's registers at the call
+	saved    [4]reg // the caller's r6-r9 at the call: all that survives it
 }
 
 // refState is an acquired reference (a ring buffer reservation) that must
