@@ -471,6 +471,9 @@ func jumpTarget(ins *asm.Instruction, pc int) (int, bool) {
 // checkProgram performs the control-flow checks.
 func (v *verifier) checkProgram() *Rejection {
 	n := len(v.insns)
+	if v.typ == ebpf.UnspecifiedProgram {
+		return v.rejectAt(0, nil, nil, "the program has no type, which no kernel loads; its section name should say what it is")
+	}
 	if v.ctx = ctxFor(v.typ); v.ctx == nil {
 		return v.rejectAt(0, nil, nil, notYet+"program type %s", v.typ)
 	}
