@@ -368,6 +368,16 @@ func (v *verifier) covers(old, cur *state) bool {
 				return false
 			}
 		}
+		if (of.args == nil) != (cf.args == nil) {
+			return false
+		}
+		if of.args != nil {
+			for i := range of.args {
+				if !v.regCovers(of.args[i], cf.args[i], ids) {
+					return false
+				}
+			}
+		}
 		if !v.stackCovers(of.stack, cf.stack, ids) {
 			return false
 		}
@@ -445,14 +455,14 @@ func (v *verifier) regCovers(o, c reg, ids map[int]int) bool {
 		return false
 	}
 	switch o.t {
-	case scalarT, ptrCtx, ptrPacketEnd:
+	case scalarT, ptrCtx, ptrPacketEnd, ptrFunc:
 		return o.off == c.off
 	case ptrStack:
 		return o.off == c.off && o.frame == c.frame
 	case constPtrMap:
 		return o.m == c.m
 	case ptrMapValue:
-		return o.m == c.m && o.off == c.off
+		return o.m == c.m && o.off == c.off && o.readOnly == c.readOnly
 	case ptrMem:
 		return o.off == c.off && o.size == c.size && sameID(ids, o.ref, c.ref)
 	case ptrMemOrNull:

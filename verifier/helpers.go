@@ -17,7 +17,21 @@ const (
 	ArgSize                          // a scalar size > 0 bounding the previous memory argument
 	ArgSizeOrZero                    // a scalar size >= 0 bounding the previous memory argument
 	ArgConstAllocSize                // a constant size of memory to allocate (RetMemOrNull)
-	ArgReleaseMem                    // memory acquired by RetMemOrNull, released by the call
+	ArgReleaseMem                  // memory acquired by RetMemOrNull, released by the call
+	ArgFunc                        // a function of the program, called back by the helper
+	ArgStackOrNull                 // a stack pointer or NULL, handed to the callback
+)
+
+// CallbackKind says how a helper calls its ArgFunc argument back.
+type CallbackKind int
+
+const (
+	NoCallback CallbackKind = iota
+	// CallbackLoop: long fn(u64 index, void *ctx), any number of times.
+	CallbackLoop
+	// CallbackForEachMapElem: long fn(struct bpf_map *map, const void
+	// *key, void *value, void *ctx), once per element of the map.
+	CallbackForEachMapElem
 )
 
 // RetType is what a helper leaves in r0.
@@ -48,6 +62,8 @@ type HelperSig struct {
 	// NoRefs: the call may not return (tail calls), so no reference may be
 	// held across it.
 	NoRefs bool
+	// Callback is how the helper calls its ArgFunc argument.
+	Callback CallbackKind
 }
 
 var dataMaps = []ebpf.MapType{ebpf.Hash, ebpf.Array, ebpf.PerCPUHash, ebpf.PerCPUArray, ebpf.LRUHash, ebpf.LRUCPUHash, ebpf.LPMTrie}
@@ -125,5 +141,8 @@ var BuiltinHelpers = map[int32]HelperSig{
 	133: {Name: "bpf_ringbuf_discard", Args: []ArgType{ArgReleaseMem, ArgAnything}},
 	134: {Name: "bpf_ringbuf_query", Args: []ArgType{ArgMapPtr, ArgAnything}, MapTypes: []ebpf.MapType{ebpf.RingBuf}},
 	160: tracing("bpf_ktime_get_coarse_ns"),
+	164: {Name: "bpf_for_each_map_elem", Args: []ArgType{ArgMapPtr, ArgFunc, ArgStackOrNull, ArgAnything}, Callback: CallbackForEachMapElem,
+		MapTypes: []ebpf.MapType{ebpf.Hash, ebpf.LRUHash, ebpf.Array, ebpf.PerCPUHash, ebpf.PerCPUArray, ebpf.LRUCPUHash}},
+	181: {Name: "bpf_loop", Args: []ArgType{ArgAnything, ArgFunc, ArgStackOrNull, ArgAnything}, Callback: CallbackLoop},
 	195: {Name: "bpf_map_lookup_percpu_elem", Args: []ArgType{ArgMapPtr, ArgMapKey, ArgAnything}, Ret: RetMapValueOrNull, MapTypes: []ebpf.MapType{ebpf.PerCPUHash, ebpf.PerCPUArray, ebpf.LRUCPUHash}},
 }

@@ -92,9 +92,10 @@ const (
 	ptrPacketEnd
 	ptrMem       // memory of a known size, e.g. a ring buffer reservation
 	ptrMemOrNull // the same, before its NULL check
+	ptrFunc      // a function of the program, for a callback; off is its first instruction
 )
 
-var regTypeNames = [...]string{"not initialised", "scalar", "ctx", "stack pointer", "map", "map value", "map value or NULL", "packet pointer", "packet end", "ring buffer memory", "ring buffer memory or NULL"}
+var regTypeNames = [...]string{"not initialised", "scalar", "ctx", "stack pointer", "map", "map value", "map value or NULL", "packet pointer", "packet end", "ring buffer memory", "ring buffer memory or NULL", "function pointer"}
 
 func (t regType) String() string { return regTypeNames[t] }
 
@@ -117,6 +118,9 @@ type reg struct {
 	// released marks a not-initialised register that held a reference
 	// released at origin, so that its use can be explained.
 	released bool
+	// readOnly marks memory the program may read but not write (a map
+	// key handed to a callback).
+	readOnly bool
 }
 
 func scalarReg(s scalar) reg { return reg{t: scalarT, s: s} }
@@ -166,6 +170,8 @@ func (r reg) String() string {
 		return s + ")"
 	case ptrPacketEnd:
 		return "pkt_end"
+	case ptrFunc:
+		return fmt.Sprintf("func(insn %d)", r.off)
 	}
 	return "?"
 }
@@ -248,6 +254,10 @@ type frame struct {
 	start    int     // first instruction of the subprogram
 	callsite int     // the call instruction that made this frame; -1 for the main program
 	saved    [4]reg // the caller's r6-r9 at the call: all that survives it
+	// For a callback: the helper's arguments, to call it again, and the
+	// caller's state when the callback was entered, to widen against.
+	args  *[5]reg
+	entry *state
 }
 
 // refState is an acquired reference (a ring buffer reservation) that must
@@ -303,6 +313,9 @@ type verifier struct {
 	chains     map[string]chain
 	subprogOf  []int    // first instruction of the subprogram of each instruction
 	liveIn     []regSet // registers live at each instruction
+	// callbackCall marks calls of helpers that call a function back.
+	callbackCall []bool
+	keyRefs      map[*mapRef]*mapRef // the keys of maps handed to callbacks
 }
 
 type chain struct {
@@ -319,7 +332,7 @@ func Verify(insns asm.Instructions, typ ebpf.ProgramType, maps map[string]MapInf
 	if opts.MaxInsnsProcessed <= 0 {
 		opts.MaxInsnsProcessed = 1_000_000
 	}
-	v := &verifier{typ: typ, opts: opts, helpers: opts.Helpers, stackDepth: map[int]int64{}, chains: map[string]chain{}}
+	v := &verifier{typ: typ, opts: opts, helpers: opts.Helpers, stackDepth: map[int]int64{}, chains: map[string]chain{}, keyRefs: map[*mapRef]*mapRef{}}
 	if v.helpers == nil {
 		v.helpers = BuiltinHelpers
 	}
@@ -391,6 +404,14 @@ func (v *verifier) layout(in asm.Instructions, maps map[string]MapInfo) error {
 				}
 			} else if ins.Offset == -1 {
 				ins.Offset = int16(tgt - pc - 1)
+			}
+		case ins.IsLoadOfFunctionPointer() && ref != "":
+			tgt, ok := syms[ref]
+			if !ok {
+				return fmt.Errorf("insn %d: function pointer to unknown symbol %q", i, ref)
+			}
+			if ins.Constant == -1 {
+				ins.Constant = int64(tgt - pc - 1)
 			}
 		case ins.IsLoadFromMap():
 			if ref == "" {
@@ -484,11 +505,20 @@ func (v *verifier) checkProgram() *Rejection {
 		return v.rejectAt(0, nil, nil, "the program has %d instructions, more than the limit of 1000000", n)
 	}
 	v.prune = make([]bool, n)
+	v.callbackCall = make([]bool, n)
+	for pc, ins := range v.insns {
+		if ins != nil && ins.IsBuiltinCall() {
+			if h, ok := v.helpers[int32(ins.Constant)]; ok && h.Callback != NoCallback {
+				v.callbackCall[pc] = true
+				v.prune[pc] = true
+			}
+		}
+	}
 	// Subprograms start at 0 and at every bpf-to-bpf call target.
 	isStart := make([]bool, n)
 	isStart[0] = true
 	for pc, ins := range v.insns {
-		if ins != nil && ins.IsFunctionCall() {
+		if ins != nil && ins.IsFunctionReference() {
 			t := pc + 1 + int(int32(ins.Constant))
 			if t < 0 || t >= n {
 				return v.rejectAt(pc, nil, nil, "the call goes to instruction %d, outside the program (0..%d)", t, n-1)
@@ -510,6 +540,9 @@ func (v *verifier) checkProgram() *Rejection {
 	succ := func(pc int) []int {
 		ins := v.insns[pc]
 		next := pc + int(ins.Size()/asm.InstructionSize)
+		if ins.IsLoadOfFunctionPointer() {
+			return []int{next, pc + 1 + int(int32(ins.Constant))}
+		}
 		if !ins.OpCode.Class().IsJump() {
 			return []int{next}
 		}
@@ -547,7 +580,7 @@ func (v *verifier) checkProgram() *Rejection {
 				return v.rejectAt(pc, nil, nil, "the jump goes to instruction %d, the middle of a 64-bit immediate load", s)
 			}
 			next := pc + int(ins.Size()/asm.InstructionSize)
-			if v.subprogOf[s] != v.subprogOf[pc] && !(ins.IsFunctionCall() && s != next) {
+			if v.subprogOf[s] != v.subprogOf[pc] && !(ins.IsFunctionReference() && s != next) {
 				if s == next {
 					return v.rejectAt(pc, nil, nil, "execution can fall from the function at insn %d into the next one at insn %d; every path must end in exit", v.subprogOf[pc], s)
 				}
@@ -618,6 +651,7 @@ func (v *verifier) checkEncoding(pc int, ins *asm.Instruction) *Rejection {
 			if v.maps[pc] == nil {
 				return v.rejectAt(pc, nil, nil, notYet+"64-bit immediate loads of unresolved externs (kconfig or ksym values) or of map file descriptors")
 			}
+		case asm.PseudoFunc:
 		default:
 			return v.rejectAt(pc, nil, nil, notYet+"64-bit immediate loads with source %d", ins.Src)
 		}
@@ -742,7 +776,10 @@ func (v *verifier) explore() *Rejection {
 			if v.prune[pc] {
 				pruned := false
 				for _, old := range v.visited[pc] {
-					if old.cp.pending == 0 {
+					if old.cp.pending == 0 || (v.callbackCall[pc] && onPath(st.cp, old.cp)) {
+						// A finished state, or at a helper that calls back a
+						// bounded number of times, a state of this very loop:
+						// covered means nothing new can happen.
 						if v.covers(old, st) {
 							pruned = true
 							break
@@ -846,6 +883,9 @@ func (v *verifier) step(pc int, st *state) (int, *work, *Rejection) {
 			if ins.Src == asm.PseudoCall {
 				return v.callSub(pc, st, ins)
 			}
+			if h, ok := v.helpers[int32(ins.Constant)]; ok && h.Callback != NoCallback {
+				return v.callWithCallback(pc, st, ins, h)
+			}
 			return next, nil, v.call(pc, st, ins)
 		case asm.Ja:
 			t, _ := jumpTarget(ins, pc)
@@ -861,6 +901,8 @@ func (v *verifier) ldImm(pc int, st *state, ins *asm.Instruction) *Rejection {
 		st.regs[ins.Dst] = scalarReg(constScalar(uint64(ins.Constant)))
 	case asm.PseudoMapFD:
 		st.regs[ins.Dst] = reg{t: constPtrMap, m: v.maps[pc], s: constScalar(0)}
+	case asm.PseudoFunc:
+		st.regs[ins.Dst] = reg{t: ptrFunc, off: int64(pc + 1 + int(int32(ins.Constant))), s: constScalar(0)}
 	case asm.PseudoMapValue:
 		m := v.maps[pc]
 		off := int64(uint64(ins.Constant) >> 32)
@@ -1058,7 +1100,7 @@ func (v *verifier) ptrALU(pc int, st *state, ins *asm.Instruction, op asm.ALUOp,
 	switch ptr.t {
 	case ptrMapValueOrNull, ptrMemOrNull:
 		return v.rejectAt(pc, st, regs, "arithmetic on a pointer that may be NULL is not allowed; check the result of %s at insn %d first", v.helperName(ptr.origin), ptr.origin)
-	case constPtrMap, ptrPacketEnd:
+	case constPtrMap, ptrPacketEnd, ptrFunc:
 		return v.rejectAt(pc, st, regs, "arithmetic on a %s is not allowed", ptr.t)
 	}
 	s := off.s
@@ -1131,8 +1173,11 @@ func (v *verifier) checkMem(pc int, st *state, ptr reg, insnOff int64, a access,
 		return reg{}, v.rejectAt(pc, st, regs, "%s holds a number, not a pointer, and cannot be dereferenced", r)
 	case ptrMapValueOrNull, ptrMemOrNull:
 		return reg{}, v.rejectAt(pc, st, regs, "%s may be NULL here: the result of %s at insn %d is used without checking it", r, v.helperName(ptr.origin), ptr.origin)
-	case constPtrMap, ptrPacketEnd:
+	case constPtrMap, ptrPacketEnd, ptrFunc:
 		return reg{}, v.rejectAt(pc, st, regs, "%s is a %s and cannot be dereferenced", r, ptr.t)
+	}
+	if a.write && ptr.readOnly {
+		return reg{}, v.rejectAt(pc, st, regs, "%s points to memory the program may only read", r)
 	}
 	if a.write && a.val.isPtr() {
 		switch {
@@ -1446,6 +1491,14 @@ func (v *verifier) call(pc int, st *state, ins *asm.Instruction) *Rejection {
 				return v.rejectAt(pc, st, regs, "%s (argument %d of %s) must be a known constant size, not %s", r, i+1, h.Name, a)
 			}
 			allocSize = int64(a.s.val())
+		case ArgFunc:
+			if a.t != ptrFunc {
+				return v.rejectAt(pc, st, regs, "%s (argument %d of %s) must be a function of the program, not a %s", r, i+1, h.Name, a.t)
+			}
+		case ArgStackOrNull:
+			if a.t != ptrStack && !isZero(a) {
+				return v.rejectAt(pc, st, regs, "%s (argument %d of %s) must be a stack pointer or NULL, not a %s", r, i+1, h.Name, a.t)
+			}
 		case ArgReleaseMem:
 			if a.t != ptrMem || a.ref == 0 {
 				return v.rejectAt(pc, st, regs, "%s (argument %d of %s) must be memory returned by bpf_ringbuf_reserve and checked against NULL, not a %s", r, i+1, h.Name, a.t)
@@ -1548,7 +1601,7 @@ func (v *verifier) helperMem(pc int, st *state, ptr reg, r asm.Register, size, m
 		}
 		return nil
 	case ptrMapValue, ptrPacket, ptrMem:
-		_, rej := v.checkMem(pc, st, ptr, 0, access{size: int(size), base: r}, regs)
+		_, rej := v.checkMem(pc, st, ptr, 0, access{size: int(size), write: write, base: r}, regs)
 		return rej
 	}
 	return v.rejectAt(pc, st, regs, "%s must point to memory", r)

@@ -40,6 +40,11 @@ func prog(parts ...asm.Instructions) asm.Instructions {
 	return out
 }
 
+// funcPtr loads the address of the function at symbol into dst.
+func funcPtr(dst asm.Register, symbol string) asm.Instruction {
+	return asm.Instruction{OpCode: asm.LoadImmOp(asm.DWord), Dst: dst, Src: asm.PseudoFunc, Constant: -1}.WithReference(symbol)
+}
+
 func ret0() asm.Instructions {
 	return asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}
 }
@@ -379,6 +384,79 @@ func cases() []tc {
 			asm.Call.Label("f"), asm.Mov.Imm(asm.R0, 0).WithSymbol("out"), asm.Return(),
 			asm.Mov.Imm(asm.R0, 0).WithSymbol("f"), asm.Ja.Label("out"),
 		}},
+		{name: "bpf_loop counting in the caller's stack", typ: sf, ok: true, insns: asm.Instructions{
+			stDW(asm.RFP, -8, 0),
+			asm.Mov.Imm(asm.R1, 10),
+			funcPtr(asm.R2, "cb"),
+			asm.Mov.Reg(asm.R3, asm.RFP), asm.Add.Imm(asm.R3, -8),
+			asm.Mov.Imm(asm.R4, 0),
+			asm.FnLoop.Call(),
+			asm.LoadMem(asm.R0, asm.RFP, -8, asm.DWord), asm.Return(),
+			asm.LoadMem(asm.R3, asm.R2, 0, asm.DWord).WithSymbol("cb"),
+			asm.Add.Imm(asm.R3, 1),
+			asm.StoreMem(asm.R2, 0, asm.R3, asm.DWord),
+			asm.Mov.Imm(asm.R0, 0), asm.Return(),
+		}},
+		{name: "for_each_map_elem reads values", typ: kp, ok: true, insns: asm.Instructions{
+			asm.LoadMapPtr(asm.R1, 0).WithReference("hash"),
+			funcPtr(asm.R2, "cb"),
+			asm.Mov.Imm(asm.R3, 0),
+			asm.Mov.Imm(asm.R4, 0),
+			asm.FnForEachMapElem.Call(),
+			asm.Mov.Imm(asm.R0, 0), asm.Return(),
+			asm.LoadMem(asm.R0, asm.R3, 8, asm.DWord).WithSymbol("cb"),
+			asm.LoadMem(asm.R0, asm.R2, 0, asm.Word),
+			asm.Mov.Imm(asm.R0, 0), asm.Return(),
+		}},
+		{name: "callback reads past the value", typ: kp, reason: "16-byte map value is out of bounds", insns: asm.Instructions{
+			asm.LoadMapPtr(asm.R1, 0).WithReference("hash"),
+			funcPtr(asm.R2, "cb"),
+			asm.Mov.Imm(asm.R3, 0),
+			asm.Mov.Imm(asm.R4, 0),
+			asm.FnForEachMapElem.Call(),
+			asm.Mov.Imm(asm.R0, 0), asm.Return(),
+			asm.LoadMem(asm.R0, asm.R3, 16, asm.DWord).WithSymbol("cb"),
+			asm.Mov.Imm(asm.R0, 0), asm.Return(),
+		}},
+		{name: "callback writes the key", typ: kp, reason: "may only read", insns: asm.Instructions{
+			asm.LoadMapPtr(asm.R1, 0).WithReference("hash"),
+			funcPtr(asm.R2, "cb"),
+			asm.Mov.Imm(asm.R3, 0),
+			asm.Mov.Imm(asm.R4, 0),
+			asm.FnForEachMapElem.Call(),
+			asm.Mov.Imm(asm.R0, 0), asm.Return(),
+			asm.StoreImm(asm.R2, 0, 1, asm.Word).WithSymbol("cb"),
+			asm.Mov.Imm(asm.R0, 0), asm.Return(),
+		}},
+		{name: "callback returns 2", typ: sf, reason: "must return 0 or 1", insns: asm.Instructions{
+			asm.Mov.Imm(asm.R1, 10),
+			funcPtr(asm.R2, "cb"),
+			asm.Mov.Imm(asm.R3, 0),
+			asm.Mov.Imm(asm.R4, 0),
+			asm.FnLoop.Call(),
+			asm.Mov.Imm(asm.R0, 0), asm.Return(),
+			asm.Mov.Imm(asm.R0, 2).WithSymbol("cb"), asm.Return(),
+		}},
+		{name: "callback counter widened then used as index", typ: sf, reason: "offset into the map value is unbounded", insns: prog(lookup("array"), asm.Instructions{
+			// The callback bumps a caller-stack index; after the loop it
+			// may be anything, so indexing the value with it is refused.
+			asm.JEq.Imm(asm.R0, 0, "out"),
+			asm.Mov.Reg(asm.R6, asm.R0),
+			stDW(asm.RFP, -16, 0),
+			asm.Mov.Imm(asm.R1, 3),
+			funcPtr(asm.R2, "cb"),
+			asm.Mov.Reg(asm.R3, asm.RFP), asm.Add.Imm(asm.R3, -16),
+			asm.Mov.Imm(asm.R4, 0),
+			asm.FnLoop.Call(),
+			asm.LoadMem(asm.R1, asm.RFP, -16, asm.DWord),
+			asm.Add.Reg(asm.R6, asm.R1),
+			asm.LoadMem(asm.R0, asm.R6, 0, asm.Byte),
+			asm.Mov.Imm(asm.R0, 0).WithSymbol("out"), asm.Return(),
+			asm.LoadMem(asm.R3, asm.R2, 0, asm.DWord).WithSymbol("cb"),
+			asm.Add.Imm(asm.R3, 1),
+			asm.StoreMem(asm.R2, 0, asm.R3, asm.DWord),
+			asm.Mov.Imm(asm.R0, 0), asm.Return(),
+		})},
 		{name: "atomic add to map value", typ: sf, ok: true, insns: prog(lookup("array"), asm.Instructions{
 			asm.JEq.Imm(asm.R0, 0, "out"),
 			asm.Mov.Imm(asm.R1, 1),
