@@ -17,9 +17,9 @@ const (
 	ArgSize                          // a scalar size > 0 bounding the previous memory argument
 	ArgSizeOrZero                    // a scalar size >= 0 bounding the previous memory argument
 	ArgConstAllocSize                // a constant size of memory to allocate (RetMemOrNull)
-	ArgReleaseMem                  // memory acquired by RetMemOrNull, released by the call
-	ArgFunc                        // a function of the program, called back by the helper
-	ArgStackOrNull                 // a stack pointer or NULL, handed to the callback
+	ArgReleaseMem                    // memory acquired by RetMemOrNull, released by the call
+	ArgFunc                          // a function of the program, called back by the helper
+	ArgStackOrNull                   // a stack pointer or NULL, handed to the callback
 )
 
 // CallbackKind says how a helper calls its ArgFunc argument back.

@@ -251,9 +251,9 @@ type pathNode struct {
 type frame struct {
 	stack    *stackState // shared with clones until written: see state.stackW
 	own      bool        // stack belongs to this state alone
-	start    int     // first instruction of the subprogram
-	callsite int     // the call instruction that made this frame; -1 for the main program
-	saved    [4]reg // the caller's r6-r9 at the call: all that survives it
+	start    int         // first instruction of the subprogram
+	callsite int         // the call instruction that made this frame; -1 for the main program
+	saved    [4]reg      // the caller's r6-r9 at the call: all that survives it
 	// For a callback: the helper's arguments, to call it again, and the
 	// caller's state when the callback was entered, to widen against.
 	args  *[5]reg
@@ -287,7 +287,7 @@ func (st *state) stackW(fr int) *stackState {
 	}
 	return f.stack
 }
-func (st *state) depth() int  { return len(st.frames) - 1 }
+func (st *state) depth() int { return len(st.frames) - 1 }
 
 type work struct {
 	pc int
