@@ -117,7 +117,7 @@ func (v *verifier) branch(pc int, st *state, ins *asm.Instruction) (int, *work, 
 				safe = notTaken
 			}
 		}
-		if safe != nil && p.off > 0 {
+		if safe != nil && p.off > 0 && p.off <= maxPacketOff {
 			markRange(safe, p.id, p.off)
 		}
 	case dst.isPtr() || src.isPtr():

@@ -52,7 +52,7 @@ func skbFields(tc bool) []ctxField {
 	return f
 }
 
-func ctxFor(typ ebpf.ProgramType) *ctxDesc {
+func ctxFor(typ ebpf.ProgramType, attach ebpf.AttachType) *ctxDesc {
 	switch typ {
 	case ebpf.XDP:
 		return &ctxDesc{name: "xdp_md", packet: true, fields: []ctxField{
@@ -77,9 +77,12 @@ func ctxFor(typ ebpf.ProgramType) *ctxDesc {
 			ctxField{off: 80, size: 4, kind: ptrPacketEnd, name: "data_end"})
 		return &ctxDesc{name: "__sk_buff", narrowReads: true, packet: true, readOnlyPacket: true, fields: f}
 	case ebpf.CGroupSock:
+		// Only socket creation and release may change the socket; the
+		// kernel takes an unset attach type as creation.
+		w := attach == 0 || attach == ebpf.AttachCGroupInetSockCreate || attach == ebpf.AttachCgroupInetSockRelease
 		return &ctxDesc{name: "bpf_sock", fields: []ctxField{
-			u32(0, "bound_dev_if", true), u32(4, "family", false), u32(8, "type", false),
-			u32(12, "protocol", false), u32(16, "mark", true), u32(20, "priority", true),
+			u32(0, "bound_dev_if", w), u32(4, "family", false), u32(8, "type", false),
+			u32(12, "protocol", false), u32(16, "mark", w), u32(20, "priority", w),
 		}}
 	case ebpf.CGroupSysctl:
 		return &ctxDesc{name: "bpf_sysctl", fields: []ctxField{u32(0, "write", false), u32(4, "file_pos", true)}}

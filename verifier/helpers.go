@@ -41,6 +41,7 @@ const (
 	RetInteger RetType = iota
 	RetMapValueOrNull
 	RetMemOrNull // acquired memory of the ArgConstAllocSize size, or NULL
+	RetVoid      // nothing: r0 is not initialised after the call
 )
 
 // HelperSig describes a helper function.
@@ -103,7 +104,7 @@ var BuiltinHelpers = map[int32]HelperSig{
 	9:   {Name: "bpf_skb_store_bytes", Args: []ArgType{ArgCtx, ArgAnything, ArgMem, ArgSize, ArgAnything}, Types: tcTypes, ChangesPacket: true},
 	10:  {Name: "bpf_l3_csum_replace", Args: []ArgType{ArgCtx, ArgAnything, ArgAnything, ArgAnything, ArgAnything}, Types: tcTypes, ChangesPacket: true},
 	11:  {Name: "bpf_l4_csum_replace", Args: []ArgType{ArgCtx, ArgAnything, ArgAnything, ArgAnything, ArgAnything}, Types: tcTypes, ChangesPacket: true},
-	12:  {Name: "bpf_tail_call", Args: []ArgType{ArgCtx, ArgMapPtr, ArgAnything}, MapTypes: []ebpf.MapType{ebpf.ProgramArray}, NoRefs: true},
+	12:  {Name: "bpf_tail_call", Args: []ArgType{ArgCtx, ArgMapPtr, ArgAnything}, MapTypes: []ebpf.MapType{ebpf.ProgramArray}, NoRefs: true, Ret: RetVoid},
 	14:  tracing("bpf_get_current_pid_tgid"),
 	15:  tracing("bpf_get_current_uid_gid"),
 	16:  tracing("bpf_get_current_comm", ArgUninitMem, ArgSize),
@@ -137,8 +138,8 @@ var BuiltinHelpers = map[int32]HelperSig{
 	125: {Name: "bpf_ktime_get_boot_ns"},
 	130: {Name: "bpf_ringbuf_output", Args: []ArgType{ArgMapPtr, ArgMem, ArgSizeOrZero, ArgAnything}, MapTypes: []ebpf.MapType{ebpf.RingBuf}},
 	131: {Name: "bpf_ringbuf_reserve", Args: []ArgType{ArgMapPtr, ArgConstAllocSize, ArgAnything}, Ret: RetMemOrNull, MapTypes: []ebpf.MapType{ebpf.RingBuf}},
-	132: {Name: "bpf_ringbuf_submit", Args: []ArgType{ArgReleaseMem, ArgAnything}},
-	133: {Name: "bpf_ringbuf_discard", Args: []ArgType{ArgReleaseMem, ArgAnything}},
+	132: {Name: "bpf_ringbuf_submit", Args: []ArgType{ArgReleaseMem, ArgAnything}, Ret: RetVoid},
+	133: {Name: "bpf_ringbuf_discard", Args: []ArgType{ArgReleaseMem, ArgAnything}, Ret: RetVoid},
 	134: {Name: "bpf_ringbuf_query", Args: []ArgType{ArgMapPtr, ArgAnything}, MapTypes: []ebpf.MapType{ebpf.RingBuf}},
 	160: tracing("bpf_ktime_get_coarse_ns"),
 	164: {Name: "bpf_for_each_map_elem", Args: []ArgType{ArgMapPtr, ArgFunc, ArgStackOrNull, ArgAnything}, Callback: CallbackForEachMapElem,

@@ -68,6 +68,15 @@ func (v *verifier) atomic(pc int, st *state, ins *asm.Instruction) *Rejection {
 		return v.rejectAt(pc, st, regs, "atomic operations on the %s are not allowed", ptr.t)
 	}
 	size := ins.OpCode.Size().Sizeof()
+	if ptr.t == ptrMapValue || ptr.t == ptrMem {
+		// Atomic accesses must be aligned, which needs a known offset.
+		if !ptr.s.isConst() {
+			return v.rejectAt(pc, st, regs, "an atomic operation needs a known offset into the %s, not a variable one", ptr.t)
+		}
+		if off := ptr.off + int64(ins.Offset) + int64(ptr.s.val()); off%int64(size) != 0 {
+			return v.rejectAt(pc, st, regs, "misaligned atomic access of %d bytes at offset %d", size, off)
+		}
+	}
 	old, rej := v.checkMem(pc, st, ptr, int64(ins.Offset), access{size: size, base: ins.Dst}, regs)
 	if rej != nil {
 		return rej

@@ -31,6 +31,11 @@ type Options struct {
 	// AllowUnreachable accepts instructions no path reaches, which the
 	// kernel refuses (they are still checked for valid encodings).
 	AllowUnreachable bool
+	// TracingArgs is the number of u64 arguments in the context of a
+	// tracing program (fentry, fexit, tp_btf, iter): the kernel knows it
+	// from BTF. VerifySpec finds it in the running kernel's BTF; when it
+	// is 0, a tracing program may not read its context.
+	TracingArgs int
 	// AttachType refines the program type where the kernel's rules depend
 	// on it (allowed return values); VerifySpec takes it from the spec.
 	AttachType ebpf.AttachType
@@ -495,8 +500,14 @@ func (v *verifier) checkProgram() *Rejection {
 	if v.typ == ebpf.UnspecifiedProgram {
 		return v.rejectAt(0, nil, nil, "the program has no type, which no kernel loads; its section name should say what it is")
 	}
-	if v.ctx = ctxFor(v.typ); v.ctx == nil {
+	if v.ctx = ctxFor(v.typ, v.opts.AttachType); v.ctx == nil {
 		return v.rejectAt(0, nil, nil, notYet+"program type %s", v.typ)
+	}
+	if v.typ == ebpf.Tracing {
+		v.ctx.rawMax = 8 * min(v.opts.TracingArgs, 12)
+		if v.ctx.rawMax == 0 {
+			v.ctx.name = "argument array (its size is unknown without the target's BTF)"
+		}
 	}
 	if v.opts.Unprivileged && v.typ != ebpf.SocketFilter {
 		return v.rejectAt(0, nil, nil, "only socket filter programs may be loaded by unprivileged users, not %s", v.typ)
@@ -633,6 +644,9 @@ func (v *verifier) checkEncoding(pc int, ins *asm.Instruction) *Rejection {
 	}
 	switch {
 	case cls == asm.LdClass:
+		if ins.Dst == asm.R10 {
+			return v.rejectAt(pc, nil, nil, "r10 (the frame pointer) is read-only")
+		}
 		if !op.IsDWordLoad() {
 			if m := op.Mode(); m == asm.AbsMode || m == asm.IndMode {
 				if op.Size() == asm.DWord {
@@ -648,6 +662,9 @@ func (v *verifier) checkEncoding(pc int, ins *asm.Instruction) *Rejection {
 		switch ins.Src {
 		case 0:
 		case asm.PseudoMapFD, asm.PseudoMapValue:
+			if ins.Src == asm.PseudoMapFD && uint64(ins.Constant)>>32 != 0 {
+				return v.rejectAt(pc, nil, nil, "a map load's second immediate must be zero")
+			}
 			if v.maps[pc] == nil {
 				return v.rejectAt(pc, nil, nil, notYet+"64-bit immediate loads of unresolved externs (kconfig or ksym values) or of map file descriptors")
 			}
@@ -667,7 +684,11 @@ func (v *verifier) checkEncoding(pc int, ins *asm.Instruction) *Rejection {
 			if cls != asm.StXClass || (op.Size() != asm.Word && op.Size() != asm.DWord) {
 				return v.rejectAt(pc, nil, nil, "atomic operations must be 32- or 64-bit register stores (opcode %#x)", uint16(op))
 			}
-			switch op.AtomicOp() {
+			aop := op.AtomicOp()
+			if ins.Constant != 0 && ins.Constant != int64(aop>>8) {
+				return v.rejectAt(pc, nil, nil, "invalid atomic operation %#x", uint32(ins.Constant))
+			}
+			switch aop {
 			case asm.AddAtomic, asm.OrAtomic, asm.AndAtomic, asm.XorAtomic, asm.FetchAdd, asm.FetchOr, asm.FetchAnd, asm.FetchXor, asm.Xchg, asm.CmpXchg:
 			default:
 				return v.rejectAt(pc, nil, nil, notYet+"atomic operation %#x", uint32(ins.Constant))
@@ -937,6 +958,9 @@ func (v *verifier) exit(pc int, st *state) *Rejection {
 
 var maxVarOff int64 = 1 << 29
 
+// maxPacketOff is the kernel's MAX_PACKET_OFF.
+const maxPacketOff = 0xffff
+
 func (v *verifier) alu(pc int, st *state, ins *asm.Instruction) *Rejection {
 	op := ins.OpCode.ALUOp()
 	is64 := ins.OpCode.Class() == asm.ALU64Class
@@ -1116,6 +1140,9 @@ func (v *verifier) ptrALU(pc int, st *state, ins *asm.Instruction, op asm.ALUOp,
 		if c < -maxVarOff || c > maxVarOff || n < -maxVarOff || n > maxVarOff {
 			return v.rejectAt(pc, st, regs, "pointer offset %d is out of the allowed range", c)
 		}
+		if ptr.t == ptrPacket && (n > maxPacketOff || n < -maxPacketOff) {
+			return v.rejectAt(pc, st, regs, "packet pointer offset %d is beyond the 64 KiB a packet can span", n)
+		}
 		ptr.off = n
 		st.regs[ins.Dst] = ptr
 		return nil
@@ -1130,6 +1157,13 @@ func (v *verifier) ptrALU(pc int, st *state, ins *asm.Instruction, op asm.ALUOp,
 		}
 	case ptrStack:
 		return v.rejectAt(pc, st, regs, notYet+"variable offsets into the stack")
+	}
+	// The kernel refuses offsets it cannot bound before any access.
+	if s.smin == math.MinInt64 {
+		return v.rejectAt(pc, st, regs, "adding a number with no lower bound to a %s is not allowed; check it first", ptr.t)
+	}
+	if s.smin <= -maxVarOff || s.smin >= maxVarOff {
+		return v.rejectAt(pc, st, regs, "adding %s to a %s would put it out of bounds", s, ptr.t)
 	}
 	if op == asm.Sub {
 		if v.opts.Unprivileged || ptr.t == ptrPacket {
@@ -1555,6 +1589,8 @@ func (v *verifier) call(pc int, st *state, ins *asm.Instruction) *Rejection {
 	switch h.Ret {
 	case RetMapValueOrNull:
 		st.regs[asm.R0] = reg{t: ptrMapValueOrNull, m: m, s: constScalar(0), id: v.newID(), origin: pc}
+	case RetVoid:
+		st.regs[asm.R0] = reg{}
 	case RetMemOrNull:
 		st.regs[asm.R0] = reg{t: ptrMemOrNull, size: allocSize, s: constScalar(0), id: v.newID(), ref: v.acquire(st, pc), origin: pc}
 	default:

@@ -437,7 +437,7 @@ func cases() []tc {
 			asm.Mov.Imm(asm.R0, 0), asm.Return(),
 			asm.Mov.Imm(asm.R0, 2).WithSymbol("cb"), asm.Return(),
 		}},
-		{name: "callback counter widened then used as index", typ: sf, reason: "offset into the map value is unbounded", insns: prog(lookup("array"), asm.Instructions{
+		{name: "callback counter widened then used as index", typ: sf, reason: "no lower bound", insns: prog(lookup("array"), asm.Instructions{
 			// The callback bumps a caller-stack index; after the loop it
 			// may be anything, so indexing the value with it is refused.
 			asm.JEq.Imm(asm.R0, 0, "out"),
