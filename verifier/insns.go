@@ -69,12 +69,12 @@ func (v *verifier) atomic(pc int, st *state, ins *asm.Instruction) *Rejection {
 	}
 	size := ins.OpCode.Size().Sizeof()
 	if ptr.t == ptrMapValue || ptr.t == ptrMem {
-		// Atomic accesses must be aligned, which needs a known offset.
-		if !ptr.s.isConst() {
-			return v.rejectAt(pc, st, regs, "an atomic operation needs a known offset into the %s, not a variable one", ptr.t)
-		}
-		if off := ptr.off + int64(ins.Offset) + int64(ptr.s.val()); off%int64(size) != 0 {
-			return v.rejectAt(pc, st, regs, "misaligned atomic access of %d bytes at offset %d", size, off)
+		// Atomic accesses must be aligned: the fixed offset and the
+		// known low bits of the variable one must make a multiple of
+		// the size.
+		low := uint64(size - 1)
+		if off := uint64(ptr.off+int64(ins.Offset)) + ptr.s.t.v; off&low != 0 || ptr.s.t.m&low != 0 {
+			return v.rejectAt(pc, st, regs, "an atomic access of %d bytes into the %s may be misaligned (%s)", size, ptr.t, ptr)
 		}
 	}
 	old, rej := v.checkMem(pc, st, ptr, int64(ins.Offset), access{size: size, base: ins.Dst}, regs)

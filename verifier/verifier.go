@@ -1140,6 +1140,9 @@ func (v *verifier) ptrALU(pc int, st *state, ins *asm.Instruction, op asm.ALUOp,
 		if c < -maxVarOff || c > maxVarOff || n < -maxVarOff || n > maxVarOff {
 			return v.rejectAt(pc, st, regs, "pointer offset %d is out of the allowed range", c)
 		}
+		if ptr.t == ptrStack && v.opts.Unprivileged && (n < -stackSize || n > 0) {
+			return v.rejectAt(pc, st, regs, "stack pointer offset %d is outside the stack, which unprivileged programs may not compute", n)
+		}
 		if ptr.t == ptrPacket && (n > maxPacketOff || n < -maxPacketOff) {
 			return v.rejectAt(pc, st, regs, "packet pointer offset %d is beyond the 64 KiB a packet can span", n)
 		}
