@@ -1167,9 +1167,90 @@ func deeperCases() []handCase {
 			stDW(R1, 8, 0), asm.Mov.Imm(R0, 0), asm.Return()}},
 		{name: "ok: tp_btf reads its third argument", rule: "tracing arguments", typ: ebpf.Tracing, attach: ebpf.AttachTraceRawTp, attachTo: "sched_process_exec", kernel: true, insns: asm.Instructions{
 			asm.LoadMem(R2, R1, 16, asm.DWord), asm.Mov.Imm(R0, 0), asm.Return()}},
+
+		// ---- Found by FuzzVerifyThenRun against the kernel.
+		{name: "lddw into r10", rule: "r10 is read-only, also for 64-bit immediates", typ: sf, raw: rawProg(
+			rawInsn(opLddw, 10, 0, 0, 1), rawInsn(0, 0, 0, 0, 0), rawRet0)},
+		{name: "map load into r10", rule: "r10 is read-only, also for map loads", typ: sf, insns: asm.Instructions{
+			asm.LoadMapPtr(R10, 0).WithReference("array"), asm.Mov.Imm(R0, 0), asm.Return()}},
+		{name: "map fd load with a nonzero upper immediate", rule: "the second slot of an lddw of a map fd is zero", typ: sf, insns: asm.Instructions{
+			mapPtrHigh(R1, "array"), asm.Mov.Imm(R0, 0), asm.Return()}},
+		{name: "atomic with unknown operation bits", rule: "the immediate of an atomic is exactly one operation", typ: sf, raw: rawProg(
+			stDWRaw(-8), rawInsn(opMov64Imm, 1, 0, 0, 1), rawInsn(0xdb, 10, 1, -8, 0x30303041), rawRet0)},
+		{name: "r0 after ringbuf_discard", rule: "ringbuf_discard returns nothing, so r0 is not initialised", typ: kp, insns: cat(reserve(8), asm.Instructions{
+			asm.JEq.Imm(R0, 0, "out"),
+			asm.Mov.Reg(R1, R0), asm.Mov.Imm(R2, 0), asm.FnRingbufDiscard.Call(),
+			asm.Return()}, out())},
+		{name: "r0 after ringbuf_submit", rule: "ringbuf_submit returns nothing, so r0 is not initialised", typ: kp, insns: cat(reserve(8), asm.Instructions{
+			asm.JEq.Imm(R0, 0, "out"),
+			asm.Mov.Reg(R1, R0), asm.Mov.Imm(R2, 0), asm.FnRingbufSubmit.Call(),
+			asm.Return()}, out())},
+		{name: "infinite loop through a re-initialisation", rule: "a loop that comes back to the same state never ends", typ: sf, raw: rawProg(
+			rawInsn(opMov64Imm, 0, 0, 0, 1), rawInsn(0xc5 /* if r0 s< 10 goto 0 */, 0, 0, -2, 10), rawInsn(opExit, 0, 0, 0, 0))},
+		{name: "packet range proven beyond 64 KiB", rule: "the kernel trusts no packet range above MAX_PACKET_OFF (0xffff)", typ: xdp, insns: cat(pkt(), asm.Instructions{
+			asm.Mov.Reg(R4, R2), asm.Add.Imm(R4, 0x30000),
+			asm.JGT.Reg(R4, R3, "out"),
+			asm.LoadMem(R0, R2, 0x3030, asm.Word), asm.Return()}, out())},
+		{name: "one store to the stack or the context", rule: "an instruction that touches the context must touch nothing else (the kernel rewrites context accesses)", typ: cls, insns: cat(asm.Instructions{
+			asm.LoadMem(R6, R1, 0, asm.Word)}, join(
+			asm.Instructions{asm.Mov.Reg(R7, R10), asm.Add.Imm(R7, -56)}, asm.Instructions{asm.Mov.Reg(R7, R1)},
+			asm.Instructions{asm.StoreImm(R7, 48, 0, asm.Word)}), ret0())},
+		{name: "null check against a register holding zero unprivileged", rule: "unprivileged programs compare pointers only with the immediate 0", typ: sf, unpriv: true, insns: cat(lookup("hash"), asm.Instructions{
+			asm.Mov.Imm(R1, 0),
+			asm.JEq.Reg(R0, R1, "out"),
+			asm.StoreImm(R0, 0, 0, asm.Byte)}, out())},
+		{name: "unused map value pointer plus a 32-bit number", rule: "the kernel refuses pointer offsets that may reach 2^29 (BPF_MAX_VAR_OFF), even unused", typ: kp, insns: cat(prandom(R7), checked("array"), asm.Instructions{
+			asm.Add.Reg(R0, R7)}, out())},
+		{name: "unused map value pointer plus 2^29", rule: "the kernel refuses constant pointer offsets of 2^29 and more, even unused", typ: kp, insns: cat(checked("array"), asm.Instructions{
+			asm.Mov.Imm(R7, 1<<29),
+			asm.Add.Reg(R0, R7)}, out())},
+		{name: "xdp reads egress_ifindex outside a devmap", rule: "xdp_md.egress_ifindex exists only for programs attached to a devmap", typ: xdp, insns: asm.Instructions{
+			asm.LoadMem(R0, R1, 20, asm.Word), asm.Return()}},
+		{name: "ok: devmap xdp reads egress_ifindex", rule: "xdp_md.egress_ifindex in a devmap program", typ: xdp, attach: ebpf.AttachXDPDevMap, kernel: true, insns: asm.Instructions{
+			asm.LoadMem(R0, R1, 20, asm.Word), asm.Return()}},
+		{name: "packet check with data - 1", rule: "data - 1 <= data_end proves nothing about data[0]", typ: xdp, insns: cat(pkt(), asm.Instructions{
+			asm.Mov.Reg(R4, R2), asm.Add.Imm(R4, -1),
+			asm.JGT.Reg(R4, R3, "out"),
+			asm.LoadMem(R0, R2, 0, asm.Byte), asm.Return()}, out())},
+		{name: "packet check with a pointer that wraps", rule: "data + 2^63 may wrap below data_end", typ: xdp, insns: cat(pkt(), asm.Instructions{
+			asm.LoadImm(R5, -0x8000000000000000, asm.DWord),
+			asm.Mov.Reg(R4, R2), asm.Add.Reg(R4, R5),
+			asm.JGT.Reg(R4, R3, "out"),
+			asm.LoadMem(R0, R2, 0, asm.Byte), asm.Return()}, out())},
+		{name: "packet check with 2^62", rule: "data + 2^62 may wrap below data_end", typ: xdp, insns: cat(pkt(), asm.Instructions{
+			asm.LoadImm(R5, 0x4000000000000000, asm.DWord),
+			asm.Mov.Reg(R4, R2), asm.Add.Reg(R4, R5),
+			asm.JGT.Reg(R4, R3, "out"),
+			asm.LoadMem(R0, R2, 0, asm.Byte), asm.Return()}, out())},
+		{name: "negative variable offset with a positive constant", rule: "offsets in [-4, 3] + 7 stay in the value, but the kernel wants a variable offset's minimum >= 0", typ: kp, insns: cat(prandom(R6), checked("array"), asm.Instructions{
+			asm.And.Imm(R6, 7),
+			asm.Sub.Imm(R6, 4),
+			asm.Add.Reg(R0, R6),
+			asm.LoadMem(R1, R0, 7, asm.Word)}, out())},
+		{name: "unused out-of-bounds map value pointer", rule: "the kernel refuses to compute a map value pointer with an unbounded offset, even unused", typ: kp, insns: cat(ctxU64, checked("array"), asm.Instructions{
+			asm.Add.Reg(R0, R6)}, out())},
+		{name: "stack pointer out of range unprivileged", rule: "unprivileged pointer arithmetic must stay in bounds (Spectre v1)", typ: sf, unpriv: true, insns: asm.Instructions{
+			asm.Mov.Reg(R2, R10), asm.Add.Imm(R2, 4096), asm.Mov.Imm(R0, 0), asm.Return()}},
+		{name: "map value offset near 2^63", rule: "offset arithmetic must not overflow in the verifier", typ: kp, insns: cat(prandom(R6), checked("array"), asm.Instructions{
+			asm.LoadImm(R1, 0x7ffffffffffffffc, asm.DWord),
+			asm.Add.Reg(R0, R1),
+			asm.And.Imm(R6, 8)}, storeAt(R6), out())},
+		{name: "variable offset near 2^63", rule: "offset ranges must not overflow in the verifier", typ: kp, insns: cat(prandom(R6), checked("array"), asm.Instructions{
+			asm.And.Imm(R6, 8),
+			asm.LoadImm(R1, 0x7ffffffffffffffc, asm.DWord),
+			asm.Add.Reg(R6, R1)}, storeAt(R6), out())},
+
 		{name: "ok: xdp returns a pointer privileged", rule: "XDP return values are not checked", typ: xdp, kernel: true, insns: asm.Instructions{
 			asm.Mov.Reg(R0, R1), asm.Return()}},
 	}
+}
+
+// mapPtrHigh is a map load whose second immediate (the value offset of a
+// direct value load) is set although the source is a map fd.
+func mapPtrHigh(dst asm.Register, m string) asm.Instruction {
+	ins := asm.LoadMapPtr(dst, 0).WithReference(m)
+	ins.Constant = 1 << 32
+	return ins
 }
 
 // stDWRaw is "*(u64 *)(r10 + off) = 0" as raw bytecode.

@@ -45,7 +45,9 @@ func (k kernelVerdict) String() string {
 func lastLogLine(log []string) string {
 	for i := len(log) - 1; i >= 0; i-- {
 		l := strings.TrimSpace(log[i])
-		if l == "" || strings.HasPrefix(l, "processed ") || strings.HasPrefix(l, "verification time") || strings.HasPrefix(l, "stack depth") {
+		if l == "" || strings.HasPrefix(l, "processed ") || strings.HasPrefix(l, "verification time") || strings.HasPrefix(l, "stack depth") ||
+			// "infinite loop detected" is followed by the two states.
+			strings.HasPrefix(l, "cur state:") || strings.HasPrefix(l, "old state:") {
 			continue
 		}
 		return l
@@ -133,7 +135,10 @@ func kernelLoadRaw(typ ebpf.ProgramType, attach ebpf.AttachType, code []byte, un
 			unix.Close(fd)
 			return kernelVerdict{accepted: true}
 		}
-		log := strings.Split(string(bytes.TrimRight(buf, "\x00")), "\n")
+		if i := bytes.IndexByte(buf, 0); i >= 0 {
+			buf = buf[:i] // the kernel ends the log with a NUL; what follows is stale
+		}
+		log := strings.Split(string(buf), "\n")
 		last := lastLogLine(log)
 		if last == "" {
 			last = err.Error()
