@@ -82,6 +82,9 @@ func (v *verifier) branch(pc int, st *state, ins *asm.Instruction) (int, *work, 
 			}
 			break
 		}
+		if v.opts.Unprivileged && srcIsReg {
+			return 0, nil, v.rejectAt(pc, st, regs, "comparing a pointer with a register is not allowed for unprivileged programs; compare it with the constant 0")
+		}
 		p := dst
 		if isOrNull(src) {
 			p = src

@@ -55,11 +55,16 @@ func skbFields(tc bool) []ctxField {
 func ctxFor(typ ebpf.ProgramType, attach ebpf.AttachType) *ctxDesc {
 	switch typ {
 	case ebpf.XDP:
-		return &ctxDesc{name: "xdp_md", packet: true, fields: []ctxField{
+		f := []ctxField{
 			{off: 0, size: 4, kind: ptrPacket, name: "data"},
 			{off: 4, size: 4, kind: ptrPacketEnd, name: "data_end"},
-			u32(12, "ingress_ifindex", false), u32(16, "rx_queue_index", false), u32(20, "egress_ifindex", false),
-		}, notYet: map[int]string{8: "xdp_md.data_meta"}}
+			u32(12, "ingress_ifindex", false), u32(16, "rx_queue_index", false),
+		}
+		if attach == ebpf.AttachXDPDevMap {
+			// Only a program run from a devmap knows its egress device.
+			f = append(f, u32(20, "egress_ifindex", false))
+		}
+		return &ctxDesc{name: "xdp_md", packet: true, fields: f, notYet: map[int]string{8: "xdp_md.data_meta"}}
 	case ebpf.SocketFilter:
 		return &ctxDesc{name: "__sk_buff", skb: true, narrowReads: true, fields: skbFields(false)}
 	case ebpf.SchedCLS, ebpf.SchedACT:

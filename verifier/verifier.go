@@ -311,6 +311,10 @@ type verifier struct {
 	nextID   int
 	done     int
 	ctxBytes int64
+	// ptrKinds records, per instruction, whether it accessed memory
+	// through the context (1), another pointer (2) or both: the kernel
+	// rewrites context accesses, so one instruction cannot do both.
+	ptrKinds map[int]uint8
 	// stackDepth is the deepest stack offset each subprogram touches, by
 	// its first instruction; chains are the call chains seen, each with
 	// the call that completed it, for the 512-byte limit across frames.
@@ -337,7 +341,7 @@ func Verify(insns asm.Instructions, typ ebpf.ProgramType, maps map[string]MapInf
 	if opts.MaxInsnsProcessed <= 0 {
 		opts.MaxInsnsProcessed = 1_000_000
 	}
-	v := &verifier{typ: typ, opts: opts, helpers: opts.Helpers, stackDepth: map[int]int64{}, chains: map[string]chain{}, keyRefs: map[*mapRef]*mapRef{}}
+	v := &verifier{typ: typ, opts: opts, helpers: opts.Helpers, stackDepth: map[int]int64{}, chains: map[string]chain{}, keyRefs: map[*mapRef]*mapRef{}, ptrKinds: map[int]uint8{}}
 	if v.helpers == nil {
 		v.helpers = BuiltinHelpers
 	}
@@ -1137,7 +1141,7 @@ func (v *verifier) ptrALU(pc int, st *state, ins *asm.Instruction, op asm.ALUOp,
 			c = -c
 		}
 		n := ptr.off + c
-		if c < -maxVarOff || c > maxVarOff || n < -maxVarOff || n > maxVarOff {
+		if c <= -maxVarOff || c >= maxVarOff || n <= -maxVarOff || n >= maxVarOff {
 			return v.rejectAt(pc, st, regs, "pointer offset %d is out of the allowed range", c)
 		}
 		if ptr.t == ptrStack && v.opts.Unprivileged && (n < -stackSize || n > 0) {
@@ -1200,6 +1204,15 @@ type access struct {
 // it returns the loaded value.
 func (v *verifier) checkMem(pc int, st *state, ptr reg, insnOff int64, a access, regs []asm.Register) (reg, *Rejection) {
 	r := a.base
+	if cls := v.insns[pc].OpCode.Class(); (cls == asm.LdXClass || cls == asm.StClass || cls == asm.StXClass) && ptr.isPtr() {
+		kind := uint8(2)
+		if ptr.t == ptrCtx {
+			kind = 1
+		}
+		if v.ptrKinds[pc] |= kind; v.ptrKinds[pc] == 3 {
+			return reg{}, v.rejectAt(pc, st, regs, "this instruction accesses the context on one path and other memory on another, which the kernel cannot rewrite; use separate instructions")
+		}
+	}
 	switch ptr.t {
 	case notInit:
 		return reg{}, v.rejectAt(pc, st, regs, "%s is not initialised", r)
