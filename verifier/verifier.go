@@ -314,7 +314,7 @@ type verifier struct {
 	// ptrKinds records, per instruction, whether it accessed memory
 	// through the context (1), another pointer (2) or both: the kernel
 	// rewrites context accesses, so one instruction cannot do both.
-	ptrKinds map[int]uint8
+	ptrKinds []uint8
 	// stackDepth is the deepest stack offset each subprogram touches, by
 	// its first instruction; chains are the call chains seen, each with
 	// the call that completed it, for the 512-byte limit across frames.
@@ -341,7 +341,7 @@ func Verify(insns asm.Instructions, typ ebpf.ProgramType, maps map[string]MapInf
 	if opts.MaxInsnsProcessed <= 0 {
 		opts.MaxInsnsProcessed = 1_000_000
 	}
-	v := &verifier{typ: typ, opts: opts, helpers: opts.Helpers, stackDepth: map[int]int64{}, chains: map[string]chain{}, keyRefs: map[*mapRef]*mapRef{}, ptrKinds: map[int]uint8{}}
+	v := &verifier{typ: typ, opts: opts, helpers: opts.Helpers, stackDepth: map[int]int64{}, chains: map[string]chain{}, keyRefs: map[*mapRef]*mapRef{}}
 	if v.helpers == nil {
 		v.helpers = BuiltinHelpers
 	}
@@ -520,6 +520,7 @@ func (v *verifier) checkProgram() *Rejection {
 		return v.rejectAt(0, nil, nil, "the program has %d instructions, more than the limit of 1000000", n)
 	}
 	v.prune = make([]bool, n)
+	v.ptrKinds = make([]uint8, n)
 	v.callbackCall = make([]bool, n)
 	for pc, ins := range v.insns {
 		if ins != nil && ins.IsBuiltinCall() {
@@ -552,14 +553,16 @@ func (v *verifier) checkProgram() *Rejection {
 		}
 		v.subprogOf[pc] = cur
 	}
+	var buf [2]int
 	succ := func(pc int) []int {
 		ins := v.insns[pc]
+		out := buf[:0]
 		next := pc + int(ins.Size()/asm.InstructionSize)
 		if ins.IsLoadOfFunctionPointer() {
-			return []int{next, pc + 1 + int(int32(ins.Constant))}
+			return append(out, next, pc+1+int(int32(ins.Constant)))
 		}
 		if !ins.OpCode.Class().IsJump() {
-			return []int{next}
+			return append(out, next)
 		}
 		op := ins.OpCode.JumpOp()
 		switch op {
@@ -567,15 +570,15 @@ func (v *verifier) checkProgram() *Rejection {
 			return nil
 		case asm.Call:
 			if ins.Src == asm.PseudoCall {
-				return []int{next, pc + 1 + int(int32(ins.Constant))}
+				return append(out, next, pc+1+int(int32(ins.Constant)))
 			}
-			return []int{next}
+			return append(out, next)
 		}
 		t, _ := jumpTarget(ins, pc)
 		if op == asm.Ja {
-			return []int{t}
+			return append(out, t)
 		}
-		return []int{next, t}
+		return append(out, next, t)
 	}
 	for pc, ins := range v.insns {
 		if ins == nil {
