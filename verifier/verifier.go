@@ -1623,9 +1623,8 @@ func (v *verifier) call(pc int, st *state, ins *asm.Instruction) *Rejection {
 // stack even for privileged loaders (map keys and values).
 func (v *verifier) helperMem(pc int, st *state, ptr reg, r asm.Register, size, minSize int64, write, strictInit bool) *Rejection {
 	regs := []asm.Register{r}
-	if size == 0 {
-		return nil
-	}
+	// Even a zero-sized access must point inside the memory, as the
+	// kernel checks and as helpers that look at the pointer need.
 	switch ptr.t {
 	case ptrStack:
 		lo := ptr.off

@@ -529,6 +529,13 @@ func cases() []tc {
 			asm.Mov.Reg(asm.R1, asm.RFP), asm.Add.Imm(asm.R1, -8), asm.Mov.Imm(asm.R2, 0), asm.FnRingbufSubmit.Call(),
 			asm.Mov.Imm(asm.R0, 0), asm.Return(),
 		}},
+		{name: "zero-sized helper read through a pointer off the stack", typ: kp, reason: "outside the 512-byte stack", insns: asm.Instructions{
+			asm.LoadMapPtr(asm.R1, 0).WithReference("rb"),
+			asm.Mov.Reg(asm.R2, asm.RFP), asm.Add.Imm(asm.R2, 4096),
+			asm.Mov.Imm(asm.R3, 0), asm.Mov.Imm(asm.R4, 0),
+			asm.FnRingbufOutput.Call(),
+			asm.Mov.Imm(asm.R0, 0), asm.Return(),
+		}},
 		{name: "sign extending move", typ: sf, ok: true, insns: asm.Instructions{
 			asm.Mov.Imm(asm.R1, 0xff),
 			asm.MovSX8.Reg(asm.R2, asm.R1),
