@@ -260,6 +260,14 @@ func (r *binaryResolver) notFound() error {
 	return errors.New(where)
 }
 
+// ProcessRoot returns the prefix under which the paths of process pid (as
+// its /proc/PID/maps lists them) can be opened from here: "" when pid is 0
+// or the process shares our root directory, else /proc/PID/root, which is
+// how the files of a process in a container are reached.
+func ProcessRoot(pid int) (string, error) {
+	return processRoot(pid)
+}
+
 // processRoot returns the prefix under which paths of process pid are
 // visible to us: "" when pid is 0 or the process shares our root, else
 // /proc/PID/root. Returning "" in the common case keeps paths readable in

@@ -127,20 +127,41 @@ func ksyscallTargetFor(name string, kallsyms io.Reader, goarch string) (string, 
 // ("ADDR TYPE NAME [MODULE]") when the symbol is in a text section. Weak
 // symbols (W, w) count: syscalls a kernel leaves out are weak stubs.
 func kallsymsTextSymbol(line []byte) ([]byte, bool) {
-	_, rest, ok := bytes.Cut(line, []byte{' '})
-	if !ok || len(rest) < 3 || rest[1] != ' ' {
+	_, typ, sym, _, ok := KallsymsFields(line)
+	if !ok {
 		return nil, false
 	}
-	switch rest[0] {
+	switch typ {
 	case 't', 'T', 'w', 'W':
 	default:
 		return nil, false
 	}
-	sym := rest[2:]
-	if i := bytes.IndexAny(sym, " \t"); i >= 0 {
-		sym = sym[:i]
+	return sym, true
+}
+
+// KallsymsFields splits a /proc/kallsyms line, "ADDR TYPE NAME" or
+// "ADDR TYPE NAME\t[MODULE]", into its fields. The address is returned as
+// written (hex digits, all zeros when kptr_restrict hides it) and is not
+// checked; module is nil for symbols of the kernel image. ok is false for
+// a line that does not have this shape.
+func KallsymsFields(line []byte) (addr []byte, typ byte, name, module []byte, ok bool) {
+	addr, rest, ok := bytes.Cut(line, []byte{' '})
+	if !ok || len(rest) < 3 || rest[1] != ' ' {
+		return nil, 0, nil, nil, false
 	}
-	return sym, len(sym) > 0
+	typ, name = rest[0], rest[2:]
+	if i := bytes.IndexAny(name, " \t"); i >= 0 {
+		name, rest = name[:i], bytes.TrimLeft(name[i:], " \t")
+		if m, ok := bytes.CutPrefix(rest, []byte{'['}); ok {
+			if j := bytes.IndexByte(m, ']'); j >= 0 {
+				module = m[:j]
+			}
+		}
+	}
+	if len(name) == 0 {
+		return nil, 0, nil, nil, false
+	}
+	return addr, typ, name, module, true
 }
 
 // listAlternatives joins names as "a or b", "a, b or c".
