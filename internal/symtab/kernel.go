@@ -23,7 +23,7 @@ var ErrKernelAddressesHidden = errors.New("kernel symbol addresses are hidden: /
 type Kernel struct {
 	syms  []ksym // by address; no absolute symbols
 	abs   []ksym // absolute symbols (types a, A): only for Address
-	names []byte // the names of all symbols, back to back
+	names string // the names of all symbols, back to back
 	mods  []string
 
 	byNameOnce sync.Once
@@ -87,6 +87,7 @@ func ParseKallsyms(r io.Reader) (*Kernel, error) {
 		return nil, err
 	}
 	k := &Kernel{mods: []string{""}}
+	var names []byte
 	modIndex := map[string]uint16{"": 0}
 	var nonzero bool
 	n := 0
@@ -117,11 +118,11 @@ func ParseKallsyms(r io.Reader) (*Kernel, error) {
 			modIndex[string(mod)] = mi
 			k.mods = append(k.mods, string(mod))
 		}
-		if uint64(len(k.names))+uint64(len(name)) > 1<<32-1 {
+		if uint64(len(names))+uint64(len(name)) > 1<<32-1 {
 			return nil, fmt.Errorf("line %d: symbol names exceed 4 GiB", n)
 		}
-		s := ksym{addr: addr, nameOff: uint32(len(k.names)), nameLen: uint32(len(name)), seq: uint32(n), mod: mi, typ: typ}
-		k.names = append(k.names, name...)
+		s := ksym{addr: addr, nameOff: uint32(len(names)), nameLen: uint32(len(name)), seq: uint32(n), mod: mi, typ: typ}
+		names = append(names, name...)
 		nonzero = nonzero || addr != 0
 		if typ == 'a' || typ == 'A' {
 			k.abs = append(k.abs, s)
@@ -132,6 +133,8 @@ func ParseKallsyms(r io.Reader) (*Kernel, error) {
 	if len(k.syms)+len(k.abs) > 0 && !nonzero {
 		return nil, ErrKernelAddressesHidden
 	}
+	// One string, so that the names Lookup returns share it.
+	k.names = string(names)
 	// By address; at one address the symbol Lookup should name comes
 	// first, and the others are dropped.
 	slices.SortFunc(k.syms, func(a, b ksym) int {
@@ -173,7 +176,7 @@ func typeRank(t byte) int {
 }
 
 func (k *Kernel) symbol(s ksym) Symbol {
-	return Symbol{Name: string(k.names[s.nameOff : s.nameOff+s.nameLen]), Module: k.mods[s.mod], Addr: s.addr}
+	return Symbol{Name: k.names[s.nameOff : s.nameOff+s.nameLen], Module: k.mods[s.mod], Addr: s.addr}
 }
 
 // Len returns the number of symbols in the table.
@@ -215,7 +218,7 @@ func (k *Kernel) Address(name string) (uint64, error) {
 		slices.SortFunc(all, func(a, b ksym) int { return int(a.seq) - int(b.seq) })
 		k.byName = make(map[string]uint64, len(all))
 		for _, s := range all {
-			n := string(k.names[s.nameOff : s.nameOff+s.nameLen])
+			n := k.names[s.nameOff : s.nameOff+s.nameLen]
 			if _, dup := k.byName[n]; !dup {
 				k.byName[n] = s.addr
 			}

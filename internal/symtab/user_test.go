@@ -274,3 +274,39 @@ func BenchmarkProcessLookup(b *testing.B) {
 		p.Lookup(pcs[i%len(pcs)])
 	}
 }
+
+// TestELFTableSymtab reads a C program's .symtab (the USDT fixture of
+// package attach, which is not stripped): functions and objects with their
+// sizes, and file offsets turned into virtual addresses.
+func TestELFTableSymtab(t *testing.T) {
+	tab, err := openELFTable("../../attach/testdata/usdt/usdt_target")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		v    uint64
+		want string
+		off  uint64
+	}{
+		{0x1070, "main", 0}, {0x1070 + 223, "main", 223}, {0x1251, "waggle_fire", 1},
+		{0x1240, "waggle_kinds", 0}, {0x4038, "origin", 8}, {0x1150 + 34, "", 0},
+	} {
+		s, ok := tab.lookup(tc.v)
+		if got := map[bool]string{true: s.name}[ok]; got != tc.want || ok && tc.v-s.start != tc.off {
+			t.Errorf("lookup(%#x) = %q+%d, want %q+%d", tc.v, got, tc.v-s.start, tc.want, tc.off)
+		}
+	}
+	// PIE: code at file offset 0x1000 is at 0x1000; .data at 0x3020 is at 0x4020.
+	if v, ok := tab.vaddr(0x1070); !ok || v != 0x1070 {
+		t.Errorf("vaddr(0x1070) = %#x, %v", v, ok)
+	}
+	if v, ok := tab.vaddr(0x3030); !ok || v != 0x4030 {
+		t.Errorf("vaddr(0x3030) = %#x, %v", v, ok)
+	}
+	if o, ok := tab.fileOffset(0x4030); !ok || o != 0x3030 {
+		t.Errorf("fileOffset(0x4030) = %#x, %v", o, ok)
+	}
+	if _, err := readELFTable(strings.NewReader("not an ELF file")); err == nil {
+		t.Error("read a text file as ELF")
+	}
+}
