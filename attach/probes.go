@@ -718,7 +718,7 @@ func (src *probeSources) match(typ, rest string) ([]string, error) {
 	case "uprobe", "uretprobe":
 		return src.matchUprobes(rest)
 	case "usdt":
-		return nil, errors.New("usdt probes are not supported")
+		return matchUSDTProbes(rest)
 	}
 	// begin, end, self, test, bench and watchpoint name no set of points.
 	return nil, nil
@@ -735,6 +735,28 @@ func matchEntries(rest string, entries []string) []string {
 		m = slices.Compact(m)
 	}
 	return m
+}
+
+// matchUSDTProbes lists BINARY:PROVIDER:NAME for rest =
+// BINARY[:[PROVIDER:]NAME], each probe once however many sites it has.
+func matchUSDTProbes(rest string) ([]string, error) {
+	bin, spec, _ := strings.Cut(rest, ":")
+	if bin == "" || bin == "*" {
+		return nil, errors.New("listing usdt probes needs a binary: usdt:BINARY[:PROVIDER:NAME]")
+	}
+	if spec == "" {
+		spec = "*"
+	}
+	probes, err := FindUSDT(bin, 0, spec)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(probes))
+	for i, p := range probes {
+		names[i] = p.Path + ":" + p.Provider + ":" + p.Name
+	}
+	slices.Sort(names)
+	return slices.Compact(names), nil
 }
 
 // matchUprobes lists BINARY:FUNCTION for rest = BINARY[:PATTERN]. A binary

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -518,4 +519,29 @@ func FuzzParseUSDTArgs(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestListUSDTProbes(t *testing.T) {
+	bin, err := filepath.Abs(usdtDir + "usdt_target")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ListProbes("usdt:" + bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"usdt:" + bin + ":waggle:kinds", "usdt:" + bin + ":waggle:start", "usdt:" + bin + ":waggle:tick"}
+	if !slices.Equal(got, want) {
+		t.Errorf("ListProbes = %q, want %q", got, want)
+	}
+	got, err = ListProbes("usdt:" + bin + ":waggle:t*")
+	if err != nil || !slices.Equal(got, want[2:]) {
+		t.Errorf("ListProbes with a pattern = %q, %v; want %q", got, err, want[2:])
+	}
+	if _, err := ListProbes("usdt:*"); err == nil || !strings.Contains(err.Error(), "needs a binary") {
+		t.Errorf("usdt:* without a binary: %v", err)
+	}
+	if _, err := ListProbes("usdt:" + bin + ":nosuch"); err == nil || !strings.Contains(err.Error(), "it has") {
+		t.Errorf("unknown probe: %v", err)
+	}
 }
