@@ -270,7 +270,7 @@ func TestListProbesFakeErrors(t *testing.T) {
 	src := fakeProbeSources()
 	for pattern, want := range map[string]string{
 		"nope:x":          `invalid probe type "nope"`,
-		"usdt:/bin/x:y":   "usdt probes are not supported",
+		"usdt:/bin/x:y":   "no such file or directory",
 		"uprobe:":         "needs a binary",
 		"uprobe:*:malloc": "needs a binary",
 		"u:missing:x":     `uprobe target "missing": not found`,
