@@ -156,6 +156,7 @@ type UnrollStmt struct {
 type ForStmt struct {
 	Span
 	Var    string
+	VarPos Span // where Var is written
 	Map    *MapExpr
 	Lo, Hi Expr
 	Body   *Block

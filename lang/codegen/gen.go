@@ -28,7 +28,14 @@ type gen struct {
 	dead bool
 	// needLenCallback appends len()'s callback function to the program.
 	needLenCallback bool
-	labels          int
+	// subprogs are the callback functions of for loops, appended after
+	// the main function, each starting with its BTF function info.
+	subprogs []subprog
+	// calleeDepth is the deepest stack the callbacks called from the
+	// function being generated need, their own callbacks included: the
+	// kernel counts the frames of a call chain together against 512 bytes.
+	calleeDepth int
+	labels      int
 
 	regs  *regalloc
 	stack stack
@@ -155,8 +162,15 @@ func (g *gen) probe() (asm.Instructions, error) {
 		g.dead = false
 		g.emit(btf.WithFuncMetadata(asm.Mov.Imm(asm.R0, 0).WithSymbol(lenCallback), cb), asm.Return())
 	}
+	for _, sp := range g.subprogs {
+		g.insns = append(g.insns, sp.insns...)
+		g.pos = append(g.pos, sp.pos...)
+	}
 	if g.stack.err != nil {
 		return nil, g.errorf(p, "%v", g.stack.err)
+	}
+	if d := frameDepth(g.stack.max) + g.calleeDepth; d > stackSize {
+		return nil, g.errorf(p, "the probe and its for loops need %d bytes of BPF stack together, more than %d; use fewer or shorter strings (config = { max_strlen = N })", d, stackSize)
 	}
 	for i, in := range g.insns {
 		if target, ok := g.alias[in.Reference()]; ok {
@@ -167,7 +181,7 @@ func (g *gen) probe() (asm.Instructions, error) {
 		// Nothing reads the context: drop the prologue that saved it.
 		g.insns, g.pos = g.insns[1:], g.pos[1:]
 	}
-	if g.needLenCallback {
+	if g.needLenCallback || len(g.subprogs) > 0 {
 		g.insns[0] = btf.WithFuncMetadata(g.insns[0], &btf.Func{
 			Name: "probe", Linkage: btf.GlobalFunc,
 			Type: &btf.FuncProto{Return: long, Params: []btf.FuncParam{{Name: "ctx", Type: ptr}}},
@@ -200,12 +214,20 @@ func (g *gen) usesContext() bool {
 func (g *gen) allocVars(b *ast.Block) {
 	sizes := map[string]*ast.Type{}
 	var walk func(s ast.Stmt)
+	// inFor is set inside the bodies of for loops, which run as callbacks
+	// with frames of their own: there, only variables of this frame that
+	// the body assigns (perhaps a longer string) are noted.
+	inFor := false
 	note := func(name string, t *ast.Type) {
 		if t == nil {
 			return
 		}
 		k := slotKey(name, t)
-		if old, ok := sizes[k]; !ok || layout.Size(t) > layout.Size(old) {
+		old, ok := sizes[k]
+		if inFor && !ok {
+			return
+		}
+		if !ok || layout.Size(t) > layout.Size(old) {
 			sizes[k] = t
 		}
 	}
@@ -230,11 +252,19 @@ func (g *gen) allocVars(b *ast.Block) {
 			walk(s.Body)
 		case *ast.UnrollStmt:
 			walk(s.Body)
+		case *ast.ForStmt:
+			saved := inFor
+			inFor = true
+			walk(s.Body)
+			inFor = saved
 		}
 	}
 	walk(b)
 	for _, k := range sortedKeys(sizes) {
 		t := sizes[k]
+		if _, ok := g.vars[k]; ok {
+			continue // a for loop's copy of a variable of the probe
+		}
 		off := g.stack.alloc(layout.Size(t))
 		g.vars[k] = varSlot{off: off, t: t}
 		g.zero(off, layout.Size(t))
@@ -346,6 +376,8 @@ func (g *gen) stmt(s ast.Stmt) error {
 			}
 		}
 		return nil
+	case *ast.ForStmt:
+		return g.forStmt(s)
 	case *ast.JumpStmt:
 		switch s.Kind {
 		case "return":

@@ -17,8 +17,8 @@ import (
 // supports today: each must compile and pass the kernel verifier.
 var loadable = []string{
 	"bashreadline.bt", "biolatency.bt", "bitesize.bt", "capable.bt", "cpuwalk.bt",
-	"gethostlatency.bt", "killsnoop.bt", "opensnoop.bt", "pidpersec.bt", "setuids.bt",
-	"statsnoop.bt", "swapin.bt", "syncsnoop.bt", "syscount.bt", "vfscount.bt", "vfsstat.bt",
+	"gethostlatency.bt", "killsnoop.bt", "loops.bt", "opensnoop.bt", "pidpersec.bt", "setuids.bt",
+	"statsnoop.bt", "swapin.bt", "syncsnoop.bt", "syscount.bt", "syslatency.bt", "vfscount.bt", "vfsstat.bt",
 	"writeback.bt", "xfsdist.bt",
 }
 
@@ -29,14 +29,12 @@ var notYet = map[string]string{
 	"dcsnoop.bt":     "no kernel function matches",
 	"execsnoop.bt":   "unknown function join()",
 	"loads.bt":       "unknown function kaddr()",
-	"loops.bt":       "for loops are not supported yet",
 	"mdflush.bt":     "casts to pointer types need C types from BTF",
 	"naptime.bt":     "needs C types from BTF",
 	"oomkill.bt":     "casts to pointer types need C types from BTF",
 	"runqlat.bt":     `unknown identifier "TASK_RUNNING"`,
 	"runqlen.bt":     "casts to pointer types need C types from BTF",
 	"structs.bt":     "C struct types from BTF are not supported yet",
-	"syslatency.bt":  "for loops are not supported yet",
 	"tcpaccept.bt":   "casts to pointer types need C types from BTF",
 	"tcpconnect.bt":  "casts to pointer types need C types from BTF",
 	"tcpretrans.bt":  "casts to pointer types need C types from BTF",

@@ -683,7 +683,7 @@ func (p *parser) parseFor() *ast.ForStmt {
 	if p.tok.kind != tVar {
 		p.failExpected("a scratch variable")
 	}
-	s := &ast.ForStmt{Var: p.tok.lit}
+	s := &ast.ForStmt{Var: p.tok.lit, VarPos: p.span(p.tok.off, p.tok.end)}
 	p.next()
 	p.expect(tColon)
 	x := p.parseUnary()

@@ -322,7 +322,7 @@ func (c *checker) stmt(s ast.Stmt) {
 		}
 		c.block(s.Body)
 	case *ast.ForStmt:
-		c.errorf(s, "for loops are not supported yet")
+		c.forStmt(s)
 	case *ast.JumpStmt:
 		if s.Kind != "return" && c.loops == 0 {
 			c.errorf(s, "%s outside of a loop", s.Kind)
@@ -704,4 +704,97 @@ func Render(file string, src []byte, err error) error {
 		out = append(out, &parser.Error{File: file, Pos: e.Span.Start, End: e.Span.End, Msg: e.Msg, Line: parser.SourceLine(src, e.Span.Start)})
 	}
 	return out
+}
+
+// forStmt checks for ($kv : @map) and for ($i : lo..hi). The loop variable
+// is a tuple (key, value) over a map, where a map with several keys gives
+// ((k1, k2, ...), value); over a range it is an int64 from lo up to, not
+// including, hi. The body may read and assign the probe's variables.
+func (c *checker) forStmt(s *ast.ForStmt) {
+	if c.lookupVar(s.Var) != nil {
+		c.errorf(s.VarPos, "Loop declaration shadows existing variable: %s", s.Var)
+	}
+	var vt *ast.Type
+	if s.Map != nil {
+		vt = c.forMapType(s.Map)
+	} else {
+		lt, ht := c.expr(s.Lo), c.expr(s.Hi)
+		switch {
+		case lt != nil && !isInt(lt):
+			c.errorf(s.Lo, "Loop range requires an integer for the start value")
+		case ht != nil && !isInt(ht):
+			c.errorf(s.Hi, "Loop range requires an integer for the end value")
+		case lt != nil && ht != nil:
+			vt = ast.Int64
+		}
+	}
+	c.checkLoopJumps(s.Body)
+	c.push()
+	if vt == nil {
+		vt = errType
+	}
+	c.scopes[len(c.scopes)-1][s.Var] = vt
+	c.loops++
+	c.block(s.Body)
+	c.loops--
+	c.pop()
+}
+
+// forMapType is the type of the loop variable of for ($kv : @m).
+func (c *checker) forMapType(m *ast.MapExpr) *ast.Type {
+	mi := c.info.Maps[m.Name]
+	if mi == nil || mi.Value == nil {
+		c.errorf(m, "undefined map %s", m.Name)
+		return nil
+	}
+	val := mi.Value
+	switch val.Kind {
+	case ast.KindCount:
+		val = ast.Uint64
+	case ast.KindSum, ast.KindMin, ast.KindMax:
+		val = ast.Int64
+		if !mi.Value.Signed {
+			val = ast.Uint64
+		}
+	case ast.KindAvg, ast.KindStats, ast.KindHist, ast.KindLHist:
+		c.errorf(m, "Loop expression does not support type: %s", mi.Value)
+		return nil
+	}
+	key := mi.Key
+	if key == nil {
+		key = ast.Int64
+	}
+	t := &ast.Type{Kind: ast.KindTuple, Elems: []*ast.Type{key, val}}
+	m.SetType(t)
+	return t
+}
+
+// checkLoopJumps reports `return` inside a for loop's body, which bpftrace
+// does not allow (the body is a callback function of its own).
+func (c *checker) checkLoopJumps(b *ast.Block) {
+	var walk func(s ast.Stmt)
+	walk = func(s ast.Stmt) {
+		switch s := s.(type) {
+		case *ast.Block:
+			for _, x := range s.Stmts {
+				walk(x)
+			}
+		case *ast.IfStmt:
+			walk(s.Then)
+			if s.Else != nil {
+				walk(s.Else)
+			}
+		case *ast.WhileStmt:
+			walk(s.Body)
+		case *ast.UnrollStmt:
+			walk(s.Body)
+		case *ast.ForStmt:
+			walk(s.Body)
+		case *ast.JumpStmt:
+			if s.Kind == "return" {
+				c.errorf(s, "'return' statement is not allowed in a for-loop")
+			}
+		}
+	}
+	walk(b)
 }
