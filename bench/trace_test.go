@@ -212,6 +212,12 @@ func programIDs(b *testing.B) map[ebpf.ProgramID]bool {
 // (bpftrace 0.17 prints "Attaching N probes..." before it loads them), and
 // returns those programs as the kernel reports them.
 func programsOf(b *testing.B, t tracer, argv []string) []loadedProg {
+	return programsWhile(b, t, argv, nil)
+}
+
+// programsWhile is programsOf that also calls during, if not nil, with the
+// tool's programs while the tool still runs.
+func programsWhile(b *testing.B, t tracer, argv []string, during func([]loadedProg)) []loadedProg {
 	b.Helper()
 	before := programIDs(b)
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -302,6 +308,9 @@ func programsOf(b *testing.B, t tracer, argv []string) []loadedProg {
 	}
 	if len(progs) == 0 {
 		b.Fatalf("%q attached, but no new program appeared in the kernel", argv)
+	}
+	if during != nil {
+		during(progs)
 	}
 	return progs
 }
