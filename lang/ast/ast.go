@@ -48,7 +48,28 @@ type Program struct {
 	Config []*ConfigItem
 	// Maps are explicit declarations: let @m = hash(1024);
 	Maps   []*MapDecl
+	Macros []*Macro
 	Probes []*Probe
+}
+
+// Macro is `macro name(params) { body }`: lang/sema pastes the body where
+// the macro is called, with the arguments in place of the parameters.
+type Macro struct {
+	Span
+	Name    string
+	NamePos Span
+	Params  []*MacroParam
+	Body    *Block
+	// Value is the body's last expression when no ';' follows it: the
+	// value of a call. It is not in Body.Stmts.
+	Value Expr
+}
+
+// MacroParam is one parameter: "$x" (a scratch variable of the caller, or a
+// value), "@m" (a map of the caller) or "x" (an expression).
+type MacroParam struct {
+	Span
+	Name string
 }
 
 // CDef is a C definition in the script, kept as text for the C parser.
@@ -160,6 +181,15 @@ type ForStmt struct {
 	Map    *MapExpr
 	Lo, Hi Expr
 	Body   *Block
+}
+
+// BlockExpr is statements then a value, as a macro call expands to; Value
+// is nil when the block has none.
+type BlockExpr struct {
+	Span
+	typed
+	Stmts []Stmt
+	Value Expr
 }
 
 // JumpStmt is return, break or continue.

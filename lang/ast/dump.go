@@ -104,8 +104,33 @@ func (d *dumper) node(role string, x any) {
 			d.line("", m, "MapDecl "+m.Name+" "+m.Kind)
 			d.exprs(m.Args)
 		}
+		for _, m := range n.Macros {
+			d.node("", m)
+		}
 		for _, p := range n.Probes {
 			d.node("", p)
+		}
+		d.depth--
+	case *Macro:
+		params := make([]string, len(n.Params))
+		for i, p := range n.Params {
+			params[i] = p.Name
+		}
+		d.line(role, n, "Macro "+n.Name+"("+strings.Join(params, ", ")+")")
+		d.depth++
+		d.node("body", n.Body)
+		if n.Value != nil {
+			d.node("value", n.Value)
+		}
+		d.depth--
+	case *BlockExpr:
+		d.line(role, n, "BlockExpr")
+		d.depth++
+		for _, s := range n.Stmts {
+			d.node("", s)
+		}
+		if n.Value != nil {
+			d.node("value", n.Value)
 		}
 		d.depth--
 	case *Probe:

@@ -58,6 +58,18 @@ func Inspect(n Node, f func(Node) bool) {
 			visit(n.Hi)
 		}
 		visit(n.Body)
+	case *BlockExpr:
+		for _, s := range n.Stmts {
+			visit(s)
+		}
+		if n.Value != nil {
+			visit(n.Value)
+		}
+	case *Macro:
+		visit(n.Body)
+		if n.Value != nil {
+			visit(n.Value)
+		}
 	case *JumpStmt:
 		if n.Value != nil {
 			visit(n.Value)

@@ -75,6 +75,19 @@ func (g *gen) expr(e ast.Expr) (*val, error) {
 			return nil, err
 		}
 		return g.truncate(x, t), nil
+	case *ast.BlockExpr:
+		// A macro's body: its statements end with no value in a register,
+		// so the values the enclosing expression holds go to the stack.
+		g.regs.spillAll()
+		for _, s := range e.Stmts {
+			if err := g.stmt(s); err != nil {
+				return nil, err
+			}
+		}
+		if e.Value == nil {
+			return none(), nil
+		}
+		return g.expr(e.Value)
 	case *ast.SizeofExpr:
 		var of *ast.Type
 		if e.OfExpr != nil {

@@ -231,7 +231,42 @@ func (g *gen) allocVars(b *ast.Block) {
 			sizes[k] = t
 		}
 	}
+	// scan finds the statements of macro expansions inside expressions.
+	var scan func(e ast.Expr)
+	scan = func(e ast.Expr) {
+		if e == nil {
+			return
+		}
+		ast.Inspect(e, func(n ast.Node) bool {
+			if b, ok := n.(*ast.BlockExpr); ok {
+				for _, x := range b.Stmts {
+					walk(x)
+				}
+				scan(b.Value)
+				return false
+			}
+			return true
+		})
+	}
 	walk = func(s ast.Stmt) {
+		switch s := s.(type) {
+		case *ast.ExprStmt:
+			scan(s.X)
+		case *ast.VarDecl:
+			scan(s.Value)
+		case *ast.AssignStmt:
+			scan(s.Target)
+			scan(s.Value)
+		case *ast.IfStmt:
+			scan(s.Cond)
+		case *ast.WhileStmt:
+			scan(s.Cond)
+		case *ast.ForStmt:
+			scan(s.Lo)
+			scan(s.Hi)
+		case *ast.JumpStmt:
+			scan(s.Value)
+		}
 		switch s := s.(type) {
 		case *ast.Block:
 			for _, x := range s.Stmts {

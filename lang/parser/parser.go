@@ -251,6 +251,8 @@ func (p *parser) parseProgram() {
 			p.topDecl(p.parseConfig)
 		case tLet:
 			p.topDecl(p.parseMapDecl)
+		case tMacro:
+			p.parseMacro()
 		case tAttach:
 			p.parseProbe()
 		case tSemi, tIllegal:
@@ -394,6 +396,64 @@ func (p *parser) parseMapDecl() {
 		return
 	}
 	p.nextTop()
+}
+
+// parseMacro parses `macro name(params) { body }`. A parameter is a
+// scratch variable ($x), a map (@m) or a bare name (x, an expression
+// pasted where the body uses it). The body's value is its last statement
+// when that is an expression without a ';' after it.
+func (p *parser) parseMacro() {
+	kw := p.tok
+	m := &ast.Macro{}
+	ok := p.try(func() {
+		p.next()
+		if p.tok.kind != tIdent {
+			p.failExpected("a macro name")
+		}
+		m.Name, m.NamePos = p.tok.lit, p.span(p.tok.off, p.tok.end)
+		p.next()
+		p.expect(tLParen)
+		for p.tok.kind != tRParen {
+			switch p.tok.kind {
+			case tVar, tMap, tIdent:
+				m.Params = append(m.Params, &ast.MacroParam{Span: p.span(p.tok.off, p.tok.end), Name: p.tok.lit})
+			default:
+				p.failExpected("a macro parameter ($x, @m or a name)")
+			}
+			p.next()
+			if p.tok.kind == tComma {
+				p.next()
+			} else if p.tok.kind != tRParen {
+				p.failExpected("',' or ')'")
+			}
+		}
+		p.next()
+		if p.tok.kind != tLBrace {
+			p.failExpected("'{' to start the macro's body")
+		}
+	})
+	if !ok {
+		for p.tok.kind != tLBrace && p.tok.kind != tEOF {
+			p.next()
+		}
+		if p.tok.kind == tEOF {
+			return
+		}
+	}
+	m.Body = p.parseBlock(p.nextTop)
+	m.Span = p.span(kw.off, endOf(m.Body))
+	if n := len(m.Body.Stmts); n > 0 {
+		if es, isExpr := m.Body.Stmts[n-1].(*ast.ExprStmt); isExpr {
+			rest := strings.TrimLeft(string(p.src[endOf(es):endOf(m.Body)]), " \t\r\n")
+			if !strings.HasPrefix(rest, ";") {
+				m.Value = es.X
+				m.Body.Stmts = m.Body.Stmts[:n-1]
+			}
+		}
+	}
+	if ok {
+		p.prog.Macros = append(p.prog.Macros, m)
+	}
 }
 
 // ---- Probes

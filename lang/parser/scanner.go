@@ -620,7 +620,7 @@ func (s *scanner) scanTop() token {
 	switch {
 	case (word == "struct" || word == "union" || word == "enum") && !colon:
 		return s.scanCDef(start)
-	case (word == "config" || word == "let") && !colon:
+	case (word == "config" || word == "let" || word == "macro") && !colon:
 		return s.scan()
 	}
 	return s.scanAttach()

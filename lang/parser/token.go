@@ -84,6 +84,7 @@ const (
 	tContinue
 	tLet
 	tConfig
+	tMacro
 	tSizeof
 	tOffsetof
 	tStruct
@@ -105,7 +106,7 @@ var kindText = map[kind]string{
 	tTilde: "~", tInc: "++", tDec: "--",
 	tIf: "if", tElse: "else", tWhile: "while", tFor: "for", tUnroll: "unroll",
 	tReturn: "return", tBreak: "break", tContinue: "continue", tLet: "let",
-	tConfig: "config", tSizeof: "sizeof", tOffsetof: "offsetof", tStruct: "struct",
+	tConfig: "config", tMacro: "macro", tSizeof: "sizeof", tOffsetof: "offsetof", tStruct: "struct",
 	tUnion: "union", tEnum: "enum", tTrue: "true", tFalse: "false",
 }
 

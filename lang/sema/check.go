@@ -108,13 +108,14 @@ func (c *checker) errorf(n ast.Node, format string, args ...any) {
 			return // one message per place
 		}
 	}
-	c.errs = append(c.errs, &Error{Span: n.Pos(), Msg: fmt.Sprintf(format, args...)})
+	c.errs = append(c.errs, &Error{Span: n.Pos(), Msg: displayNames(fmt.Sprintf(format, args...))})
 }
 
 // Check resolves the probes of prog and type-checks every probe body.
 func Check(prog *ast.Program, opts Options) (*Info, error) {
 	c := &checker{info: &Info{Prog: prog, Maps: map[string]*MapInfo{}, Config: DefaultConfig, Params: opts.Params}, opts: opts}
 	c.config(prog.Config)
+	c.expandMacros(prog)
 	for _, d := range prog.Maps {
 		c.declareMap(d)
 	}
@@ -124,6 +125,7 @@ func Check(prog *ast.Program, opts Options) (*Info, error) {
 		}
 	}
 	if len(c.errs) > 0 {
+		sort.SliceStable(c.errs, func(i, j int) bool { return c.errs[i].Span.Start.Offset < c.errs[j].Span.Start.Offset })
 		return nil, c.errs
 	}
 	// Pass 1 fixes map types from every assignment; pass 2 checks all.

@@ -225,6 +225,17 @@ func (c *checker) expr(e ast.Expr) *ast.Type {
 			c.errorf(e, "cannot index %s, which is not an array or a pointer", xt)
 		}
 		return nil
+	case *ast.BlockExpr:
+		c.push()
+		for _, s := range e.Stmts {
+			c.stmt(s)
+		}
+		t := ast.None
+		if e.Value != nil {
+			t = c.expr(e.Value)
+		}
+		c.pop()
+		return c.set(e, t)
 	case *ast.OffsetofExpr:
 		c.errorf(e, "offsetof() needs C types from BTF, which waggle does not support yet")
 		return nil
