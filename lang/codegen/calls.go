@@ -103,6 +103,14 @@ func (g *gen) call(e *ast.Call) (*val, error) {
 		return g.str(e)
 	case "len":
 		return g.mapLen(e)
+	case "strlen":
+		return g.strlen(e)
+	case "strncmp":
+		return g.strncmp(e)
+	case "strcontains":
+		return g.strcontains(e)
+	case "bswap":
+		return g.bswap(e)
 	}
 	return nil, g.errorf(e, "%s() is not supported yet", e.Func)
 }

@@ -666,6 +666,65 @@ func (c *checker) call(e *ast.Call) *ast.Type {
 		}
 		c.errorf(e.Args[0], "str() needs a pointer or an address, not %s", t)
 		return nil
+	case "strlen":
+		if !nargs(1, 1) {
+			return nil
+		}
+		if t := c.expr(e.Args[0]); t != nil && t.Kind != ast.KindString {
+			c.errorf(e.Args[0], "strlen() expects a string argument, not %s", t)
+			return nil
+		}
+		return ast.Uint64
+	case "strncmp":
+		if !nargs(3, 3) {
+			return nil
+		}
+		for _, a := range e.Args[:2] {
+			if t := c.expr(a); t != nil && t.Kind != ast.KindString {
+				c.errorf(a, "strncmp() expects a string argument, not %s", t)
+				return nil
+			}
+		}
+		c.expr(e.Args[2])
+		if v, ok := constInt(e.Args[2]); !ok || v < 0 || v > 1<<16 {
+			c.errorf(e.Args[2], "strncmp() expects an integer literal for its length")
+			return nil
+		}
+		return ast.Uint64
+	case "strcontains":
+		if !nargs(2, 2) {
+			return nil
+		}
+		var sizes [2]int
+		for i, a := range e.Args {
+			t := c.expr(a)
+			if t == nil {
+				return nil
+			}
+			if t.Kind != ast.KindString {
+				c.errorf(a, "strcontains() expects a string argument, not %s", t)
+				return nil
+			}
+			sizes[i] = t.Size
+		}
+		if sizes[0]*sizes[1] > maxStrcontains {
+			c.errorf(e, "strcontains() of strings this long (%d and %d bytes) would need too many instructions; shorten them, e.g. str(p, 32)", sizes[0], sizes[1])
+			return nil
+		}
+		return ast.Bool
+	case "bswap":
+		if !nargs(1, 1) {
+			return nil
+		}
+		t := c.expr(e.Args[0])
+		if t == nil {
+			return nil
+		}
+		if t.Kind != ast.KindInt {
+			c.errorf(e.Args[0], "bswap() only supports integer arguments, not %s", t)
+			return nil
+		}
+		return t
 	case "count", "sum", "avg", "min", "max", "stats", "hist", "lhist":
 		c.errorf(e, "%s", notAssigned(e.Func))
 		return nil
@@ -703,3 +762,7 @@ func notAssigned(fn string) string {
 	}
 	return fn + "() must be assigned to a map: @x = " + example
 }
+
+// maxStrcontains bounds the product of the two string sizes of
+// strcontains(), which is compared byte by byte without a loop.
+const maxStrcontains = 64 * 64
