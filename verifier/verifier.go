@@ -779,6 +779,14 @@ func onPath(cp, old *checkpoint) bool {
 	return false
 }
 
+// anotherCall reports whether st and old both run in a callback, but in
+// different calls of it: a repetition the helper bounds, unlike a loop
+// within one call.
+func anotherCall(st, old *state) bool {
+	a, b := st.top(), old.top()
+	return a.args != nil && b.args != nil && a.entry != b.entry
+}
+
 func finish(cp *checkpoint) {
 	for cp != nil {
 		cp.pending--
@@ -812,10 +820,19 @@ func (v *verifier) explore() *Rejection {
 							pruned = true
 							break
 						}
-					} else if v.covers(old, st) && v.sameLive(st, old, pc) && onPath(st.cp, old.cp) {
-						// Back where this path has been, in the very same
-						// state: nothing can make the loop end.
-						return v.rejectAt(pc, st, nil, "the program may loop forever: insn %d is reached again in exactly the same state", pc)
+					} else if v.covers(old, st) && v.sameLive(st, old, pc) {
+						if onPath(st.cp, old.cp) {
+							if anotherCall(st, old) {
+								// The same state in another call of the
+								// same callback: the helper bounds the
+								// calls, and the earlier one goes on.
+								pruned = true
+								break
+							}
+							// Back where this path has been, in the very
+							// same state: nothing can make the loop end.
+							return v.rejectAt(pc, st, nil, "the program may loop forever: insn %d is reached again in exactly the same state", pc)
+						}
 					}
 				}
 				if pruned {

@@ -397,6 +397,28 @@ func cases() []tc {
 			asm.StoreMem(asm.R2, 0, asm.R3, asm.DWord),
 			asm.Mov.Imm(asm.R0, 0), asm.Return(),
 		}},
+		{name: "bpf_loop callback that stops the loop through a caller flag", typ: sf, ok: true, insns: asm.Instructions{
+			stDW(asm.RFP, -8, 0),
+			asm.Mov.Imm(asm.R1, 5),
+			funcPtr(asm.R2, "cb"),
+			asm.Mov.Reg(asm.R3, asm.RFP), asm.Add.Imm(asm.R3, -8),
+			asm.Mov.Imm(asm.R4, 0),
+			asm.FnLoop.Call(),
+			asm.LoadMem(asm.R0, asm.RFP, -8, asm.DWord), asm.Return(),
+			// Each call sets the flag and stops: the second call meets
+			// the first's state, which the helper's bound makes fine.
+			stDW(asm.R2, 0, 1).WithSymbol("cb"),
+			asm.Mov.Imm(asm.R0, 1), asm.Return(),
+		}},
+		{name: "endless loop around bpf_loop", typ: sf, reason: "may loop forever", insns: asm.Instructions{
+			asm.Mov.Imm(asm.R1, 5).WithSymbol("again"),
+			funcPtr(asm.R2, "cb"),
+			asm.Mov.Imm(asm.R3, 0),
+			asm.Mov.Imm(asm.R4, 0),
+			asm.FnLoop.Call(),
+			asm.Ja.Label("again"),
+			asm.Mov.Imm(asm.R0, 0).WithSymbol("cb"), asm.Return(),
+		}},
 		{name: "for_each_map_elem reads values", typ: kp, ok: true, insns: asm.Instructions{
 			asm.LoadMapPtr(asm.R1, 0).WithReference("hash"),
 			funcPtr(asm.R2, "cb"),
