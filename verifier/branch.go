@@ -407,7 +407,7 @@ func (v *verifier) stackCovers(old, cur *stackState, ids map[int]int) bool {
 			if cur.kindAt(base) != slotSpill || !v.regCovers(old.spillAt(slot), cur.spillAt(slot), ids) {
 				// A spilled unknown scalar is as good as plain data.
 				o := old.spillAt(slot)
-				if !(o.t == scalarT && o.s.isUnknown() && allKind(cur, base, slotMisc)) {
+				if !(o.t == scalarT && o.s.isUnknown() && plainData(cur, base)) {
 					return false
 				}
 			}
@@ -423,9 +423,10 @@ func (v *verifier) stackCovers(old, cur *stackState, ids map[int]int) bool {
 	return true
 }
 
-func allKind(st *stackState, base int, k slotKind) bool {
+// plainData reports whether the 8 bytes at base hold data, not a spill.
+func plainData(st *stackState, base int) bool {
 	for j := base; j < base+8; j++ {
-		if st.kindAt(j) != k {
+		if k := st.kindAt(j); k != slotMisc && k != slotZero {
 			return false
 		}
 	}
@@ -434,7 +435,7 @@ func allKind(st *stackState, base int, k slotKind) bool {
 
 func (v *verifier) kindCovers(old slotKind, cur *stackState, j int) bool {
 	ck := cur.kindAt(j)
-	curScalarish := ck == slotMisc || (ck == slotSpill && cur.spillAt(j/8).t == scalarT)
+	curScalarish := ck == slotMisc || ck == slotZero || (ck == slotSpill && cur.spillAt(j/8).t == scalarT)
 	switch old {
 	case slotInvalid:
 		if v.opts.Unprivileged {
@@ -443,6 +444,8 @@ func (v *verifier) kindCovers(old slotKind, cur *stackState, j int) bool {
 		return ck == slotInvalid || curScalarish
 	case slotMisc:
 		return curScalarish
+	case slotZero:
+		return ck == slotZero
 	}
 	return false
 }

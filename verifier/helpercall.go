@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 )
 
@@ -32,6 +33,7 @@ func (v *verifier) call(pc int, st *state, ins *asm.Instruction) *Rejection {
 	var memReg asm.Register
 	var memWrite bool
 	var allocSize int64
+	var key reg
 	released := 0
 	for i, at := range h.Args {
 		r := asm.R1 + asm.Register(i)
@@ -78,6 +80,9 @@ func (v *verifier) call(pc int, st *state, ins *asm.Instruction) *Rejection {
 			}
 			if rej := v.helperMem(pc, st, a, r, int64(size), int64(size), out, !out); rej != nil {
 				return rej
+			}
+			if at == ArgMapKey {
+				key = a
 			}
 		case ArgConstAllocSize:
 			if a.t != scalarT || !a.s.isConst() || a.s.val() > math.MaxInt32 {
@@ -148,6 +153,10 @@ func (v *verifier) call(pc int, st *state, ins *asm.Instruction) *Rejection {
 	switch h.Ret {
 	case RetMapValueOrNull:
 		st.regs[asm.R0] = reg{t: ptrMapValueOrNull, m: m, s: constScalar(0), id: v.newID(), origin: pc}
+		if int32(ins.Constant) == 1 && zeroKey(st, key, m) {
+			// An array always has element 0, as the kernel knows.
+			st.regs[asm.R0] = reg{t: ptrMapValue, m: m, s: constScalar(0)}
+		}
 	case RetVoid:
 		st.regs[asm.R0] = reg{}
 	case RetMemOrNull:
@@ -199,4 +208,20 @@ func (v *verifier) helperMem(pc int, st *state, ptr reg, r asm.Register, size, m
 		return rej
 	}
 	return v.rejectAt(pc, st, regs, "%s must point to memory", r)
+}
+
+// zeroKey reports whether key points to stack bytes known to be zero, as
+// many as m's key, and m is an array with an element 0.
+func zeroKey(st *state, key reg, m *mapRef) bool {
+	if key.t != ptrStack || m == nil || m.info.MaxEntries == 0 || (m.info.Type != ebpf.Array && m.info.Type != ebpf.PerCPUArray) {
+		return false
+	}
+	stk := st.frames[key.frame].stack
+	i := int(key.off + stackSize)
+	for j := i; j < i+int(m.info.KeySize); j++ {
+		if stk.kindAt(j) != slotZero {
+			return false
+		}
+	}
+	return true
 }

@@ -185,8 +185,12 @@ func (v *verifier) stackAccess(pc int, st *state, fr int, off int64, a access, r
 			}
 			s.setSpill(i/8, a.val)
 		} else {
+			k := slotMisc
+			if a.val.t == scalarT && a.val.s.isConst() && a.val.s.val() == 0 {
+				k = slotZero
+			}
 			for j := i; j < i+a.size; j++ {
-				s.setKind(j, slotMisc)
+				s.setKind(j, k)
 			}
 		}
 		return reg{}, nil
@@ -195,7 +199,9 @@ func (v *verifier) stackAccess(pc int, st *state, fr int, off int64, a access, r
 	if a.size == 8 && s.kindAt(i) == slotSpill && s.spillAt(i/8).t != notInit {
 		return s.spillAt(i / 8), nil
 	}
+	zero := true
 	for j := i; j < i+a.size; j++ {
+		zero = zero && s.kindAt(j) == slotZero
 		switch s.kindAt(j) {
 		case slotInvalid:
 			if v.opts.Unprivileged {
@@ -206,6 +212,9 @@ func (v *verifier) stackAccess(pc int, st *state, fr int, off int64, a access, r
 				return reg{}, v.rejectAt(pc, st, regs, "partial read of a pointer spilled at stack offset %d", int64(j/8*8-stackSize))
 			}
 		}
+	}
+	if zero {
+		return scalarReg(constScalar(0)), nil
 	}
 	return scalarReg(sizedScalar(a.size)), nil
 }
@@ -267,7 +276,12 @@ func (v *verifier) store(pc int, st *state, ins *asm.Instruction) *Rejection {
 		val = scalarReg(constScalar(c))
 	}
 	if val.t == scalarT && size < 8 {
-		val = scalarReg(sizedScalar(size))
+		// Only the low bytes are stored; a constant stays one.
+		if val.s.isConst() {
+			val = scalarReg(constScalar(val.s.val() & (uint64(1)<<(8*uint(size)) - 1)))
+		} else {
+			val = scalarReg(sizedScalar(size))
+		}
 	}
 	_, rej = v.checkMem(pc, st, ptr, int64(ins.Offset), access{size: size, write: true, val: val, base: ins.Dst}, regs)
 	return rej

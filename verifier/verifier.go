@@ -186,6 +186,7 @@ const (
 	slotInvalid slotKind = iota
 	slotMisc
 	slotSpill
+	slotZero // data known to be zero, as the kernel's STACK_ZERO
 )
 
 // stackState is one frame's stack, kept only as deep as it has been

@@ -479,6 +479,24 @@ func cases() []tc {
 			asm.StoreMem(asm.R2, 0, asm.R3, asm.DWord),
 			asm.Mov.Imm(asm.R0, 0), asm.Return(),
 		})},
+		{name: "array lookup of key 0 is never NULL", typ: sf, ok: true, insns: prog(lookup("array"), asm.Instructions{
+			asm.LoadMem(asm.R0, asm.R0, 8, asm.DWord), asm.Return(),
+		})},
+		{name: "array lookup of another key may be NULL", typ: sf, reason: "may be NULL", insns: asm.Instructions{
+			asm.StoreImm(asm.RFP, -4, 1, asm.Word),
+			asm.LoadMapPtr(asm.R1, 0).WithReference("array"),
+			asm.Mov.Reg(asm.R2, asm.RFP), asm.Add.Imm(asm.R2, -4),
+			asm.FnMapLookupElem.Call(),
+			asm.LoadMem(asm.R0, asm.R0, 8, asm.DWord), asm.Return(),
+		}},
+		{name: "zeroed stack reads back as zero", typ: sf, ok: true, insns: asm.Instructions{
+			asm.StoreImm(asm.RFP, -4, 0, asm.Word),
+			asm.LoadMem(asm.R2, asm.RFP, -4, asm.Half),
+			// r2 is 0, so the read of uninitialised r3 can never run.
+			asm.JEq.Imm(asm.R2, 0, "ok"),
+			asm.Mov.Reg(asm.R0, asm.R3), asm.Return(),
+			asm.Mov.Imm(asm.R0, 0).WithSymbol("ok"), asm.Return(),
+		}},
 		{name: "atomic add to map value", typ: sf, ok: true, insns: prog(lookup("array"), asm.Instructions{
 			asm.JEq.Imm(asm.R0, 0, "out"),
 			asm.Mov.Imm(asm.R1, 1),
@@ -490,7 +508,7 @@ func cases() []tc {
 			asm.FetchAdd.Mem(asm.RFP, asm.R1, asm.DWord, -8),
 			asm.Mov.Reg(asm.R0, asm.R1), asm.Return(),
 		}},
-		{name: "atomic on unchecked lookup", typ: sf, reason: "may be NULL", insns: prog(lookup("array"), asm.Instructions{
+		{name: "atomic on unchecked lookup", typ: sf, reason: "may be NULL", insns: prog(lookup("hash"), asm.Instructions{
 			asm.Mov.Imm(asm.R1, 1), asm.StoreXAdd(asm.R0, asm.R1, asm.DWord), asm.Mov.Imm(asm.R0, 0), asm.Return(),
 		})},
 		{name: "atomic on ctx", typ: cls, reason: "atomic operations on the ctx", insns: asm.Instructions{
