@@ -1,9 +1,13 @@
 package codegen
 
 import (
+	"errors"
+	"strings"
+
 	"github.com/cilium/ebpf/asm"
 	"github.com/wagglebpf/waggle/lang/ast"
 	"github.com/wagglebpf/waggle/lang/layout"
+	"github.com/wagglebpf/waggle/lang/sema"
 )
 
 // exprStmt generates an expression whose value is not used.
@@ -111,6 +115,16 @@ func (g *gen) call(e *ast.Call) (*val, error) {
 		return g.strcontains(e)
 	case "bswap":
 		return g.bswap(e)
+	case "ksym":
+		v, err := g.expr(e.Args[0])
+		if err != nil {
+			return nil, err
+		}
+		return intVal(e.Type(), v.i), nil
+	case "usym":
+		return g.usym(e)
+	case "kaddr", "uaddr":
+		return g.symAddr(e)
 	}
 	return nil, g.errorf(e, "%s() is not supported yet", e.Func)
 }
@@ -275,4 +289,57 @@ func (g *gen) mapLen(e *ast.Call) (*val, error) {
 		return nil, g.errorf(e, "len() of a histogram map is not supported")
 	}
 	return intVal(e.Type(), v), nil
+}
+
+// usym stores the address with the pid of the current process, whose
+// mappings name it when the value is printed.
+func (g *gen) usym(e *ast.Call) (*val, error) {
+	v, err := g.expr(e.Args[0])
+	if err != nil {
+		return nil, err
+	}
+	buf := g.buffer(e.Type())
+	g.storeAt(buf.off, ast.Uint64, v)
+	g.regs.free(v.i)
+	pid := g.call0(asm.FnGetCurrentPidTgid, ast.Uint64)
+	g.emit(asm.RSh.Imm(pid.i.reg, 32))
+	g.storeAt(buf.off+8, ast.Uint64, pid)
+	g.regs.free(pid.i)
+	return buf, nil
+}
+
+// symAddr resolves kaddr("name") and uaddr("bin:name") while compiling:
+// the value is a constant.
+func (g *gen) symAddr(e *ast.Call) (*val, error) {
+	name := e.Args[0].(*ast.StrLit).Value
+	var (
+		addr uint64
+		err  error
+	)
+	if e.Func == "kaddr" {
+		if g.opts.KernelAddress == nil {
+			return nil, g.errorf(e, "Failed to resolve kernel symbol: %s", name)
+		}
+		if addr, err = g.opts.KernelAddress(name); err != nil {
+			return nil, g.errorf(e, "Failed to resolve kernel symbol: %s", name)
+		}
+	} else {
+		if !strings.Contains(name, ":") {
+			if g.inst.Kind != sema.ProbeUprobe && g.inst.Kind != sema.ProbeUretprobe {
+				return nil, g.errorf(e, "uaddr(%q) names no binary: write uaddr(\"BINARY:SYMBOL\"), or use it in a uprobe", name)
+			}
+			name = g.inst.Binary + ":" + name
+		}
+		if g.opts.UserAddress == nil {
+			return nil, g.errorf(e, "Could not resolve symbol: %s", name)
+		}
+		if addr, err = g.opts.UserAddress(name); err != nil {
+			// bpftrace's words, then why.
+			if inner := errors.Unwrap(err); inner != nil {
+				err = inner
+			}
+			return nil, g.errorf(e, "Could not resolve symbol: %s (%v)", name, err)
+		}
+	}
+	return intVal(e.Type(), imm(int64(addr))), nil
 }

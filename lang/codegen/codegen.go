@@ -80,6 +80,11 @@ type Options struct {
 	// PID, when not 0, makes every probe but BEGIN and END ignore other
 	// processes (bpftrace's -p).
 	PID int
+	// KernelAddress resolves kaddr("name"); nil makes kaddr an error.
+	KernelAddress func(name string) (uint64, error)
+	// UserAddress resolves uaddr("BINARY:SYMBOL") (a bare symbol in a
+	// uprobe is looked up in the probe's binary); nil makes uaddr an error.
+	UserAddress func(spec string) (uint64, error)
 }
 
 // Compile generates the programs and maps for a checked script.

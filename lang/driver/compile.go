@@ -54,6 +54,10 @@ func compile(file string, src []byte, params []string, opts codegen.Options) (*c
 		return nil, sema.Render(file, src, err)
 	}
 	opts.NCPUs = ncpus
+	opts.KernelAddress = sysSymbols.kernelAddress
+	opts.UserAddress = func(spec string) (uint64, error) {
+		return sysSymbols.userAddress(spec, opts.PID)
+	}
 	p, err := codegen.Compile(info, opts)
 	if err != nil {
 		return nil, sema.Render(file, src, err)

@@ -18,27 +18,26 @@ import (
 var loadable = []string{
 	"bashreadline.bt", "biolatency.bt", "bitesize.bt", "capable.bt", "cpuwalk.bt",
 	"gethostlatency.bt", "killsnoop.bt", "loops.bt", "opensnoop.bt", "pidpersec.bt", "setuids.bt",
-	"statsnoop.bt", "swapin.bt", "syncsnoop.bt", "syscount.bt", "syslatency.bt", "vfscount.bt", "vfsstat.bt",
+	"statsnoop.bt", "swapin.bt", "syncsnoop.bt", "syscount.bt", "syslatency.bt", "threadsnoop.bt", "vfscount.bt", "vfsstat.bt",
 	"writeback.bt", "xfsdist.bt",
 }
 
 // The others need what issue 6 adds (C types from BTF, symbols, for
 // loops, ...); they must fail to compile with a message that says so.
 var notYet = map[string]string{
-	"biosnoop.bt":    "casts to pointer types need C types from BTF",
-	"dcsnoop.bt":     "no kernel function matches",
-	"execsnoop.bt":   "unknown function join()",
-	"loads.bt":       "unknown function kaddr()",
-	"mdflush.bt":     "casts to pointer types need C types from BTF",
-	"naptime.bt":     "needs C types from BTF",
-	"oomkill.bt":     "casts to pointer types need C types from BTF",
-	"runqlat.bt":     `unknown identifier "TASK_RUNNING"`,
-	"runqlen.bt":     "casts to pointer types need C types from BTF",
-	"structs.bt":     "C struct types from BTF are not supported yet",
-	"tcpaccept.bt":   "casts to pointer types need C types from BTF",
-	"tcpconnect.bt":  "casts to pointer types need C types from BTF",
-	"tcpretrans.bt":  "casts to pointer types need C types from BTF",
-	"threadsnoop.bt": "unknown function usym()",
+	"biosnoop.bt":   "casts to pointer types need C types from BTF",
+	"dcsnoop.bt":    "no kernel function matches",
+	"execsnoop.bt":  "unknown function join()",
+	"loads.bt":      "dereferencing a pointer (*) needs C types from BTF",
+	"mdflush.bt":    "casts to pointer types need C types from BTF",
+	"naptime.bt":    "needs C types from BTF",
+	"oomkill.bt":    "casts to pointer types need C types from BTF",
+	"runqlat.bt":    `unknown identifier "TASK_RUNNING"`,
+	"runqlen.bt":    "casts to pointer types need C types from BTF",
+	"structs.bt":    "C struct types from BTF are not supported yet",
+	"tcpaccept.bt":  "casts to pointer types need C types from BTF",
+	"tcpconnect.bt": "casts to pointer types need C types from BTF",
+	"tcpretrans.bt": "casts to pointer types need C types from BTF",
 }
 
 func TestToolScriptsLoad(t *testing.T) {

@@ -30,7 +30,7 @@ func newPrinter(p *codegen.Program, o Options) *printer {
 	for _, m := range p.Maps {
 		tables.Maps = append(tables.Maps, output.MapInfo{Name: m.Name, Key: m.Key, Value: m.Value})
 	}
-	return &printer{p: p, o: o, out: &output.Printer{Out: o.Stdout, Err: o.Stderr, JSON: o.JSON, Program: tables}}
+	return &printer{p: p, o: o, out: &output.Printer{Out: o.Stdout, Err: o.Stderr, JSON: o.JSON, Program: tables, Symbols: sysSymbols.symbolizer()}}
 }
 
 func (pr *printer) attached(n int) { pr.out.AttachedProbes(n) }

@@ -16,8 +16,11 @@ import "github.com/wagglebpf/waggle/lang/ast"
 // map value or record.
 func Size(t *ast.Type) int {
 	switch t.Kind {
-	case ast.KindInt, ast.KindBool, ast.KindPtr, ast.KindKsym, ast.KindUsym, ast.KindTimestamp:
+	case ast.KindInt, ast.KindBool, ast.KindPtr, ast.KindKsym, ast.KindTimestamp:
 		return 8
+	case ast.KindUsym:
+		// The address, then the pid of the process it was taken in.
+		return 16
 	case ast.KindString:
 		// Rounded up so that strings are whole 8-byte words: programs copy
 		// them a word at a time.

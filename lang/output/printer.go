@@ -41,9 +41,10 @@ type MapInfo struct {
 
 // Symbolizer resolves code addresses to names for ksym and usym values.
 // A nil function, or an empty result, prints the address in hex.
+// User is given the pid of the process the address was taken in.
 type Symbolizer struct {
 	Kernel func(addr uint64) string
-	User   func(addr uint64) string
+	User   func(pid uint32, addr uint64) string
 }
 
 // Printer writes what a running program prints, as bpftrace prints it:

@@ -134,13 +134,14 @@ func decodeDepth(t *ast.Type, b []byte, sym *Symbolizer, depth int) (prim, error
 		if sym != nil && t.Kind == ast.KindKsym && sym.Kernel != nil {
 			name = sym.Kernel(n)
 		} else if sym != nil && t.Kind == ast.KindUsym && sym.User != nil {
-			name = sym.User(n)
+			name = sym.User(uint32(hostOrder.Uint64(b[8:])), n)
 		}
 		if name == "" {
 			// bpftrace prints an address it cannot resolve in hex.
 			name = "0x" + strconv.FormatUint(n, 16)
 		}
-		return prim{kind: pSym, s: name, u: n}, nil
+		// A string in JSON too, as bpftrace writes it.
+		return prim{kind: pString, s: name, u: n}, nil
 	case ast.KindTimestamp, ast.KindStack:
 		// Not produced by the code generator yet; the raw number at least
 		// says something.

@@ -725,6 +725,34 @@ func (c *checker) call(e *ast.Call) *ast.Type {
 			return nil
 		}
 		return t
+	case "ksym", "usym":
+		if !nargs(1, 1) {
+			return nil
+		}
+		t := c.expr(e.Args[0])
+		if t == nil {
+			return nil
+		}
+		if t.Kind != ast.KindInt && t.Kind != ast.KindPtr {
+			c.errorf(e.Args[0], "%s() expects an integer or a pointer, not %s", e.Func, t)
+			return nil
+		}
+		if e.Func == "ksym" {
+			return &ast.Type{Kind: ast.KindKsym, Size: 8}
+		}
+		// usym carries the pid with the address: the process's mappings
+		// name it.
+		return &ast.Type{Kind: ast.KindUsym, Size: 16}
+	case "kaddr", "uaddr":
+		if !nargs(1, 1) {
+			return nil
+		}
+		c.expr(e.Args[0])
+		if _, ok := e.Args[0].(*ast.StrLit); !ok {
+			c.errorf(e.Args[0], "%s() expects a string literal", e.Func)
+			return nil
+		}
+		return ast.Uint64
 	case "count", "sum", "avg", "min", "max", "stats", "hist", "lhist":
 		c.errorf(e, "%s", notAssigned(e.Func))
 		return nil
