@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -29,5 +30,33 @@ func TestTraceE2EUserSymbols(t *testing.T) {
 		if !e2eHasLine(r.stdout, want) {
 			t.Errorf("no line %q in\n%s", want, r)
 		}
+	}
+}
+
+// ustack in a uprobe: the stack map's frames, named through the
+// process's mappings, in bpftrace and perf mode and as a map key. At the
+// entry of waggle_tick, before its frame is set up, the innermost frame
+// is the function itself at offset 0.
+func TestTraceE2EUserStack(t *testing.T) {
+	requireKernel(t)
+	bin := e2eLoopBinary(t)
+	e2eStart(t, bin)
+	time.Sleep(100 * time.Millisecond)
+
+	prog := fmt.Sprintf(`uprobe:%s:waggle_tick { printf("%%s|%%s\n", ustack(1), ustack(perf, 1)); @[ustack(1)] = count(); exit(); }`, bin)
+	r := e2eMust(t, "trace", "-e", prog)
+	for _, want := range []string{
+		"        waggle_tick+0",
+		"|",
+		"@[",
+		"]: 1",
+	} {
+		if !e2eHasLine(r.stdout, want) {
+			t.Errorf("no line %q in\n%s", want, r)
+		}
+	}
+	perf := regexp.MustCompile(`(?m)^\t[0-9a-f]+ waggle_tick\+0 \(` + regexp.QuoteMeta(bin) + `\)$`)
+	if !perf.MatchString(r.stdout) {
+		t.Errorf("no perf-mode frame %q in\n%s", perf, r)
 	}
 }

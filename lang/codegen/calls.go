@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/wagglebpf/waggle/lang/ast"
 	"github.com/wagglebpf/waggle/lang/layout"
@@ -123,6 +124,8 @@ func (g *gen) call(e *ast.Call) (*val, error) {
 		return intVal(e.Type(), v.i), nil
 	case "usym":
 		return g.usym(e)
+	case "kstack", "ustack":
+		return g.stackID(e.Type()), nil
 	case "kaddr", "uaddr":
 		return g.symAddr(e)
 	}
@@ -342,4 +345,42 @@ func (g *gen) symAddr(e *ast.Call) (*val, error) {
 		}
 	}
 	return intVal(e.Type(), imm(int64(addr))), nil
+}
+
+// bpfFUserStack is BPF_F_USER_STACK: bpf_get_stackid walks the user stack.
+const bpfFUserStack = 1 << 8
+
+// stackID captures the current kernel or user stack into StacksMap and
+// makes the value [stack id][pid]. A failed capture keeps its negative
+// id, which user space prints as an empty stack, as bpftrace does.
+func (g *gen) stackID(t *ast.Type) *val {
+	if _, ok := g.prog.Spec.Maps[StacksMap]; !ok {
+		g.prog.Spec.Maps[StacksMap] = &ebpf.MapSpec{
+			Name:       StacksMap,
+			Type:       ebpf.StackTrace,
+			KeySize:    4,
+			ValueSize:  8 * sema.MaxStackDepth,
+			MaxEntries: StacksEntries,
+		}
+	}
+	buf := g.buffer(t)
+	var flags int32
+	if t.User {
+		flags = bpfFUserStack
+	}
+	g.emit(
+		asm.Mov.Reg(asm.R1, ctxReg),
+		asm.LoadMapPtr(asm.R2, 0).WithReference(StacksMap),
+		asm.Mov.Imm(asm.R3, flags),
+		asm.FnGetStackid.Call(),
+		asm.StoreMem(asm.RFP, buf.off, asm.R0, asm.DWord),
+	)
+	if t.User {
+		g.emit(
+			asm.FnGetCurrentPidTgid.Call(),
+			asm.RSh.Imm(asm.R0, 32),
+			asm.StoreMem(asm.RFP, buf.off+8, asm.R0, asm.DWord),
+		)
+	}
+	return buf
 }

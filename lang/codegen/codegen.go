@@ -24,6 +24,11 @@ const (
 	// GlobalsMap is an array user space fills before BEGIN: slot 0 is the
 	// start time in ns (for elapsed), slot 1 the -c command's pid (cpid).
 	GlobalsMap = "globals"
+	// StacksMap is the stack trace map of kstack and ustack, made only
+	// when a script uses them. Its values are sema.MaxStackDepth frames.
+	StacksMap = "stacks"
+	// StacksEntries is how many distinct stacks StacksMap holds.
+	StacksEntries = 4096
 	// GlobalStart and GlobalCpid index GlobalsMap.
 	GlobalStart = 0
 	GlobalCpid  = 1

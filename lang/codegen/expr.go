@@ -189,6 +189,8 @@ func (g *gen) global(i int32, t *ast.Type) *val {
 func (g *gen) builtin(e *ast.Ident) (*val, error) {
 	t := e.Type()
 	switch e.Name {
+	case "kstack", "ustack":
+		return g.stackID(t), nil
 	case "pid", "tid":
 		v := g.call0(asm.FnGetCurrentPidTgid, t)
 		if e.Name == "pid" {

@@ -529,7 +529,7 @@ func (g *gen) exprTo(e ast.Expr, off int16, t *ast.Type) error {
 
 func isBufType(t *ast.Type) bool {
 	switch t.Kind {
-	case ast.KindString, ast.KindTuple, ast.KindBuffer, ast.KindArray, ast.KindRecord, ast.KindInet, ast.KindMac, ast.KindUsym:
+	case ast.KindString, ast.KindTuple, ast.KindBuffer, ast.KindArray, ast.KindRecord, ast.KindInet, ast.KindMac, ast.KindUsym, ast.KindStack:
 		return true
 	}
 	return false

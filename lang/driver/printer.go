@@ -22,7 +22,9 @@ type printer struct {
 	// as bpftrace would: not at all.
 }
 
-func newPrinter(p *codegen.Program, o Options) *printer {
+// stacks is the stack trace map of kstack and ustack, nil when the
+// script has none.
+func newPrinter(p *codegen.Program, o Options, stacks *ebpf.Map) *printer {
 	tables := &output.Program{Values: p.Values}
 	for _, f := range p.Formats {
 		tables.Formats = append(tables.Formats, output.Format{Text: f.Text, Args: f.Args})
@@ -30,7 +32,7 @@ func newPrinter(p *codegen.Program, o Options) *printer {
 	for _, m := range p.Maps {
 		tables.Maps = append(tables.Maps, output.MapInfo{Name: m.Name, Key: m.Key, Value: m.Value})
 	}
-	return &printer{p: p, o: o, out: &output.Printer{Out: o.Stdout, Err: o.Stderr, JSON: o.JSON, Program: tables, Symbols: sysSymbols.symbolizer()}}
+	return &printer{p: p, o: o, out: &output.Printer{Out: o.Stdout, Err: o.Stderr, JSON: o.JSON, Program: tables, Symbols: sysSymbols.symbolizer(stacks)}}
 }
 
 func (pr *printer) attached(n int) { pr.out.AttachedProbes(n) }

@@ -66,7 +66,7 @@ func Run(ctx context.Context, p *codegen.Program, o Options) (code int, err erro
 		return 1, err
 	}
 
-	printer := newPrinter(p, o)
+	printer := newPrinter(p, o, s.Collection.Maps[codegen.StacksMap])
 	var begin, end []*codegen.Probe
 	for _, pr := range p.Probes {
 		switch pr.Instance.Kind {

@@ -1,7 +1,12 @@
 package driver
 
 import (
+	"encoding/binary"
 	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/wagglebpf/waggle/lang/ast"
+	"github.com/wagglebpf/waggle/lang/sema"
 
 	"github.com/wagglebpf/waggle/internal/symtab"
 	"github.com/wagglebpf/waggle/lang/output"
@@ -76,11 +81,43 @@ func (s *symbols) userResolve(pid uint32) symtab.Resolve {
 }
 
 // symbolizer is the printer's view of the tables.
-func (s *symbols) symbolizer() *output.Symbolizer {
+func (s *symbols) symbolizer(stacks *ebpf.Map) *output.Symbolizer {
 	return &output.Symbolizer{
+		Stack: func(t *ast.Type, id int64, pid uint32) string {
+			return s.stack(stacks, t, id, pid)
+		},
 		Kernel: func(addr uint64) string { return symtab.Name(s.kernelResolve(), addr) },
 		User: func(pid uint32, addr uint64) string {
 			return symtab.Name(s.userResolve(pid), addr)
 		},
 	}
+}
+
+// stack formats a kstack or ustack value as bpftrace prints it: the frames
+// from the stack map (none when the capture failed, its id negative),
+// at most t.Len of them, in t.Name's mode.
+func (s *symbols) stack(stacks *ebpf.Map, t *ast.Type, id int64, pid uint32) string {
+	var frames []uint64
+	if stacks != nil && id >= 0 {
+		raw, err := stacks.LookupBytes(uint32(id))
+		if err == nil && raw != nil {
+			frames = make([]uint64, 0, sema.MaxStackDepth)
+			for i := 0; i+8 <= len(raw) && len(frames) < t.Len; i += 8 {
+				frames = append(frames, binary.NativeEndian.Uint64(raw[i:]))
+			}
+		}
+	}
+	mode, err := symtab.ParseStackMode(t.Name)
+	if err != nil {
+		mode = symtab.ModeBpftrace
+	}
+	var resolve symtab.Resolve
+	if mode != symtab.ModeRaw {
+		if t.User {
+			resolve = s.userResolve(pid)
+		} else {
+			resolve = s.kernelResolve()
+		}
+	}
+	return symtab.FormatStack(frames, mode, resolve, t.User)
 }

@@ -40,7 +40,8 @@ func Size(t *ast.Type) int {
 	case ast.KindHist, ast.KindLHist:
 		return 8
 	case ast.KindStack:
-		return 8
+		// The stack id, then the pid (ustack's process; 0 for kstack).
+		return 16
 	}
 	return 0
 }

@@ -42,9 +42,12 @@ type MapInfo struct {
 // Symbolizer resolves code addresses to names for ksym and usym values.
 // A nil function, or an empty result, prints the address in hex.
 // User is given the pid of the process the address was taken in.
+// Stack formats a kstack or ustack value (t says which, its mode and
+// depth) from its stack id and, for ustack, the pid.
 type Symbolizer struct {
 	Kernel func(addr uint64) string
 	User   func(pid uint32, addr uint64) string
+	Stack  func(t *ast.Type, id int64, pid uint32) string
 }
 
 // Printer writes what a running program prints, as bpftrace prints it:

@@ -142,7 +142,14 @@ func decodeDepth(t *ast.Type, b []byte, sym *Symbolizer, depth int) (prim, error
 		}
 		// A string in JSON too, as bpftrace writes it.
 		return prim{kind: pString, s: name, u: n}, nil
-	case ast.KindTimestamp, ast.KindStack:
+	case ast.KindStack:
+		id, pid := int64(hostOrder.Uint64(b)), uint32(hostOrder.Uint64(b[8:]))
+		if sym != nil && sym.Stack != nil {
+			return prim{kind: pString, s: sym.Stack(t, id, pid)}, nil
+		}
+		// Without the stack map there are no frames to print.
+		return prim{kind: pString, s: "\n"}, nil
+	case ast.KindTimestamp:
 		// Not produced by the code generator yet; the raw number at least
 		// says something.
 		return uintPrim(hostOrder.Uint64(b)), nil

@@ -297,6 +297,8 @@ var argBuiltins = map[string]int{"arg0": 0, "arg1": 1, "arg2": 2, "arg3": 3, "ar
 func (c *checker) builtin(e *ast.Ident) *ast.Type {
 	k := c.inst.Kind
 	switch e.Name {
+	case "kstack", "ustack":
+		return StackType(e.Name == "ustack", "bpftrace", MaxStackDepth)
 	case "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "cgroup", "rand", "ncpus", "cpid", "jiffies", "numaid":
 		return ast.Uint64
 	case "comm":
@@ -725,6 +727,8 @@ func (c *checker) call(e *ast.Call) *ast.Type {
 			return nil
 		}
 		return t
+	case "kstack", "ustack":
+		return c.stackCall(e)
 	case "ksym", "usym":
 		if !nargs(1, 1) {
 			return nil
@@ -794,3 +798,50 @@ func notAssigned(fn string) string {
 // maxStrcontains bounds the product of the two string sizes of
 // strcontains(), which is compared byte by byte without a loop.
 const maxStrcontains = 64 * 64
+
+// MaxStackDepth is the deepest stack kstack and ustack capture: the
+// kernel's default perf_event_max_stack, and bpftrace's limit.
+const MaxStackDepth = 127
+
+// StackType is the type of kstack (user false) or ustack: the stack id
+// and the pid, printed in mode (Name) with at most depth (Len) frames.
+func StackType(user bool, mode string, depth int) *ast.Type {
+	return &ast.Type{Kind: ast.KindStack, Size: 16, User: user, Name: mode, Len: depth}
+}
+
+// stackCall checks kstack(N), kstack(MODE) and kstack(MODE, N).
+func (c *checker) stackCall(e *ast.Call) *ast.Type {
+	if len(e.Args) < 1 || len(e.Args) > 2 {
+		c.errorf(e, "%s() takes 1 or 2 arguments", e.Func)
+		return nil
+	}
+	mode, depth := "bpftrace", MaxStackDepth
+	args := e.Args
+	if id, ok := args[0].(*ast.Ident); ok {
+		switch id.Name {
+		case "bpftrace", "perf", "raw":
+			mode = id.Name
+		default:
+			c.errorf(id, "%s: invalid stack mode %q: valid modes are bpftrace, perf and raw", e.Func, id.Name)
+			return nil
+		}
+		args = args[1:]
+	} else if len(args) == 2 {
+		c.errorf(args[0], "%s() expects a stack mode (bpftrace, perf or raw) as its first argument", e.Func)
+		return nil
+	}
+	if len(args) == 1 {
+		c.expr(args[0])
+		v, ok := constInt(args[0])
+		if !ok {
+			c.errorf(args[0], "%s() expects an integer literal for the number of frames", e.Func)
+			return nil
+		}
+		if v < 1 || v > MaxStackDepth {
+			c.errorf(args[0], "%s(): the number of frames must be between 1 and %d, not %d", e.Func, MaxStackDepth, v)
+			return nil
+		}
+		depth = int(v)
+	}
+	return StackType(e.Func == "ustack", mode, depth)
+}
