@@ -59,6 +59,7 @@ func Run(ctx context.Context, p *codegen.Program, o Options) (code int, err erro
 		return 1, explainLoadError(p, o.File, o.Source, err)
 	}
 	defer s.Close()
+	sysSymbols.programsLoaded()
 	if o.DryRun {
 		return 0, nil
 	}

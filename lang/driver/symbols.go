@@ -19,18 +19,33 @@ import (
 //
 // One table serves the whole process: compiling and printing share it.
 type symbols struct {
-	once   sync.Once
-	kernel *symtab.Kernel
-	kerr   error
-	userMu sync.Mutex
-	user   *symtab.Resolver
+	kernelMu sync.Mutex
+	kernel   *symtab.Kernel
+	kerr     error
+	loaded   bool
+	userMu   sync.Mutex
+	user     *symtab.Resolver
 }
 
 var sysSymbols = &symbols{}
 
 func (s *symbols) loadKernel() (*symtab.Kernel, error) {
-	s.once.Do(func() { s.kernel, s.kerr = symtab.LoadKernel() })
+	s.kernelMu.Lock()
+	defer s.kernelMu.Unlock()
+	if !s.loaded {
+		s.kernel, s.kerr = symtab.LoadKernel()
+		s.loaded = true
+	}
 	return s.kernel, s.kerr
+}
+
+// programsLoaded drops a kernel table read before the script's programs
+// were loaded (by kaddr while compiling): it lacks their bpf_prog_*
+// symbols, which kstack prints. The next use reads it again.
+func (s *symbols) programsLoaded() {
+	s.kernelMu.Lock()
+	defer s.kernelMu.Unlock()
+	s.kernel, s.kerr, s.loaded = nil, nil, false
 }
 
 func (s *symbols) resolver() *symtab.Resolver {
