@@ -60,3 +60,29 @@ func TestTraceE2EUserStack(t *testing.T) {
 		t.Errorf("no perf-mode frame %q in\n%s", perf, r)
 	}
 }
+
+// With -p the run ends when the process exits, and the maps print after
+// it: ustack (and usym) keys still name what the process had mapped.
+func TestTraceE2EUserSymbolsAfterExit(t *testing.T) {
+	requireKernel(t)
+	bin := e2eLoopBinary(t)
+	target := e2eStart(t, bin)
+	time.Sleep(100 * time.Millisecond)
+
+	// No uaddr here: with -p it reads the process's mappings while
+	// compiling, which would hide whether the run itself does.
+	prog := fmt.Sprintf(`uprobe:%s:waggle_tick { @[ustack(1)] = count(); }`, bin)
+	bg := startWaggle(t, "trace", "-p", strconv.Itoa(target.Process.Pid), "-e", prog)
+	time.Sleep(300 * time.Millisecond)
+	target.Process.Kill()
+	target.Wait()
+	r := bg.stop(t)
+	if r.code != 0 {
+		t.Fatalf("waggle failed\n%s", r)
+	}
+	for _, want := range []string{"        waggle_tick+0"} {
+		if !e2eHasLine(r.stdout, want) {
+			t.Errorf("no line %q in\n%s", want, r)
+		}
+	}
+}

@@ -81,6 +81,12 @@ func Run(ctx context.Context, p *codegen.Program, o Options) (code int, err erro
 			}
 		}
 	}
+	if o.PID != 0 && usesUserSymbols(p) {
+		// The run ends when the process does, and the maps print after:
+		// its mappings must be known by then. Best effort: a process that
+		// is already gone prints its addresses in hex.
+		sysSymbols.resolver().Snapshot(o.PID)
+	}
 	if !o.Quiet {
 		printer.attached(len(p.Probes))
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/wagglebpf/waggle/lang/ast"
+	"github.com/wagglebpf/waggle/lang/codegen"
 	"github.com/wagglebpf/waggle/lang/sema"
 
 	"github.com/wagglebpf/waggle/internal/symtab"
@@ -135,4 +136,42 @@ func (s *symbols) stack(stacks *ebpf.Map, t *ast.Type, id int64, pid uint32) str
 		}
 	}
 	return symtab.FormatStack(frames, mode, resolve, t.User)
+}
+
+// usesUserSymbols reports whether anything p prints holds a usym or a
+// ustack value.
+func usesUserSymbols(p *codegen.Program) bool {
+	for _, m := range p.Maps {
+		if userSymbolType(m.Key) || userSymbolType(m.Value) {
+			return true
+		}
+	}
+	for _, f := range p.Formats {
+		for _, a := range f.Args {
+			if userSymbolType(a) {
+				return true
+			}
+		}
+	}
+	for _, v := range p.Values {
+		if userSymbolType(v) {
+			return true
+		}
+	}
+	return false
+}
+
+func userSymbolType(t *ast.Type) bool {
+	if t == nil {
+		return false
+	}
+	if t.Kind == ast.KindUsym || t.Kind == ast.KindStack && t.User {
+		return true
+	}
+	for _, e := range t.Elems {
+		if userSymbolType(e) {
+			return true
+		}
+	}
+	return userSymbolType(t.Elem)
 }
