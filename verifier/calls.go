@@ -15,13 +15,8 @@ const maxCallFrames = 8
 // stack; r1-r5 are the arguments, r6-r9 belong to the caller.
 func (v *verifier) callSub(pc int, st *state, ins *asm.Instruction) (int, *work, *Rejection) {
 	target := pc + 1 + int(int32(ins.Constant))
-	for _, f := range st.frames {
-		if f.start == target {
-			return 0, nil, v.rejectAt(pc, st, nil, "recursive call to the function at insn %d is not allowed", target)
-		}
-	}
-	if len(st.frames) >= maxCallFrames {
-		return 0, nil, v.rejectAt(pc, st, nil, "the call nests %d functions deep, more than the limit of %d", len(st.frames)+1, maxCallFrames)
+	if rej := v.checkEnter(pc, st, target); rej != nil {
+		return 0, nil, rej
 	}
 	callee := frame{start: target, callsite: pc, stack: &stackState{}, own: true}
 	copy(callee.saved[:], st.regs[asm.R6:asm.R10])
@@ -32,6 +27,20 @@ func (v *verifier) callSub(pc int, st *state, ins *asm.Instruction) (int, *work,
 	st.regs = regs
 	v.recordChain(st, pc)
 	return target, nil, nil
+}
+
+// checkEnter refuses entering the function at target from pc when it is
+// already running (recursion) or the call would nest too deep.
+func (v *verifier) checkEnter(pc int, st *state, target int) *Rejection {
+	for _, f := range st.frames {
+		if f.start == target {
+			return v.rejectAt(pc, st, nil, "recursive call to the function at insn %d is not allowed", target)
+		}
+	}
+	if len(st.frames) >= maxCallFrames {
+		return v.rejectAt(pc, st, nil, "the call nests %d functions deep, more than the limit of %d", len(st.frames)+1, maxCallFrames)
+	}
+	return nil
 }
 
 // ret returns from a subprogram to its caller: r0 is the result, r1-r5 are
@@ -135,13 +144,8 @@ func (v *verifier) callWithCallback(pc int, st *state, ins *asm.Instruction, h H
 	}
 	fn := int(args[1].off)
 	inv := entry.clone()
-	for _, f := range inv.frames {
-		if f.start == fn {
-			return 0, nil, v.rejectAt(pc, inv, nil, "recursive call to the function at insn %d is not allowed", fn)
-		}
-	}
-	if len(inv.frames) >= maxCallFrames {
-		return 0, nil, v.rejectAt(pc, inv, nil, "the call nests %d functions deep, more than the limit of %d", len(inv.frames)+1, maxCallFrames)
+	if rej := v.checkEnter(pc, inv, fn); rej != nil {
+		return 0, nil, rej
 	}
 	cb := frame{start: fn, callsite: pc, stack: &stackState{}, own: true, args: &args, entry: entry}
 	copy(cb.saved[:], inv.regs[asm.R6:asm.R10])

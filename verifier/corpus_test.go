@@ -17,10 +17,11 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -197,7 +198,7 @@ func corpus(t testing.TB) (entries []*entry, omitted []string) {
 			omitted = append(omitted, fmt.Sprintf("%s: %s: %v", srcObjects, filepath.Base(path), err))
 			continue
 		}
-		for _, name := range sortedKeys(spec.Programs) {
+		for _, name := range slices.Sorted(maps.Keys(spec.Programs)) {
 			ps := spec.Programs[name]
 			entries = append(entries, &entry{source: srcObjects, name: filepath.Base(path) + ":" + name,
 				typ: ps.Type, insns: ps.Instructions, spec: spec, prog: name})
@@ -268,15 +269,6 @@ func handSpec(c handCase) *ebpf.CollectionSpec {
 		}
 	}
 	return spec
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 type script struct{ name, prog string }

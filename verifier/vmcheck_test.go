@@ -13,8 +13,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -226,7 +228,7 @@ func TestAcceptedRunInVM(t *testing.T) {
 
 var fuzzTypes = []ebpf.ProgramType{ebpf.XDP, ebpf.SocketFilter, ebpf.Kprobe, ebpf.TracePoint, ebpf.SchedCLS, ebpf.CGroupSKB, ebpf.RawTracepoint, ebpf.PerfEvent, ebpf.CGroupSock, ebpf.CGroupSysctl}
 
-var fuzzMapNames = sortedKeys(handMaps)
+var fuzzMapNames = slices.Sorted(maps.Keys(handMaps))
 
 // bindFuzzMaps gives the map loads of decoded bytecode their names.
 func bindFuzzMaps(insns asm.Instructions) {

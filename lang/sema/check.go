@@ -774,29 +774,10 @@ func (c *checker) forMapType(m *ast.MapExpr) *ast.Type {
 // checkLoopJumps reports `return` inside a for loop's body, which bpftrace
 // does not allow (the body is a callback function of its own).
 func (c *checker) checkLoopJumps(b *ast.Block) {
-	var walk func(s ast.Stmt)
-	walk = func(s ast.Stmt) {
-		switch s := s.(type) {
-		case *ast.Block:
-			for _, x := range s.Stmts {
-				walk(x)
-			}
-		case *ast.IfStmt:
-			walk(s.Then)
-			if s.Else != nil {
-				walk(s.Else)
-			}
-		case *ast.WhileStmt:
-			walk(s.Body)
-		case *ast.UnrollStmt:
-			walk(s.Body)
-		case *ast.ForStmt:
-			walk(s.Body)
-		case *ast.JumpStmt:
-			if s.Kind == "return" {
-				c.errorf(s, "'return' statement is not allowed in a for-loop")
-			}
+	ast.Inspect(b, func(n ast.Node) bool {
+		if s, ok := n.(*ast.JumpStmt); ok && s.Kind == "return" {
+			c.errorf(s, "'return' statement is not allowed in a for-loop")
 		}
-	}
-	walk(b)
+		return true
+	})
 }
