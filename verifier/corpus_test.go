@@ -287,20 +287,30 @@ func traceScripts() ([]script, error) {
 		if err != nil {
 			return nil, err
 		}
-		name := ""
+		name, prog := "", ""
+		flush := func() {
+			if prog != "" && !seen[prog] {
+				seen[prog] = true
+				out = append(out, script{name: name, prog: prog})
+			}
+			prog = ""
+		}
 		sc := bufio.NewScanner(bytes.NewReader(data))
 		for sc.Scan() {
 			key, value, _ := strings.Cut(sc.Text(), " ")
 			switch key {
 			case "NAME":
+				flush()
 				name = strings.TrimSuffix(filepath.Base(f), ".test") + ": " + value
 			case "PROG":
-				if !seen[value] {
-					seen[value] = true
-					out = append(out, script{name: name, prog: value})
+				// Several PROG lines make one program of several lines.
+				if prog != "" {
+					prog += "\n"
 				}
+				prog += value
 			}
 		}
+		flush()
 	}
 	return out, nil
 }

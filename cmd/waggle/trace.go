@@ -34,10 +34,12 @@ type traceFlags struct {
 	buffering  string
 	kwarnings  int
 	noWarnings bool
+	// argsAtDash is where "--" was among the arguments (-1: nowhere).
+	argsAtDash int
 }
 
 func newTraceCommand() *cobra.Command {
-	var f traceFlags
+	f := traceFlags{argsAtDash: -1}
 	cmd := &cobra.Command{
 		Use:   "trace [flags] {-e 'PROGRAM' | FILE.bt | -} [ARGS...]",
 		Short: "Run a bpftrace program, compiled straight to eBPF",
@@ -51,6 +53,7 @@ Installed under the name bpftrace (a link), waggle behaves as bpftrace.`,
   waggle trace script.bt 1234`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.argsAtDash = cmd.ArgsLenAtDash()
 			return runTrace(cmd.Context(), &f, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -91,9 +94,13 @@ func runTrace(ctx context.Context, f *traceFlags, args []string, stdout, stderr 
 	default:
 		return fmt.Errorf("-B %s: expected line, full or none", f.buffering)
 	}
+	args, named, err := splitNamedArgs(args, f.argsAtDash)
+	if err != nil {
+		return err
+	}
 	if f.list && f.program != "" {
 		// The probes the program would attach, as bpftrace -l -e lists them.
-		info, err := driver.Check("stdin", []byte(f.program), args)
+		info, err := driver.CheckWith("stdin", []byte(f.program), driver.Args{Params: args, PID: f.pid, Unsafe: f.unsafe, NamedArgs: named})
 		if err != nil {
 			return err
 		}
@@ -139,7 +146,7 @@ func runTrace(ctx context.Context, f *traceFlags, args []string, stdout, stderr 
 		}
 		fmt.Fprint(stdout, ast.Dump(prog, 0))
 	}
-	p, err := driver.Compile(file, src, params, f.pid)
+	p, err := driver.CompileWith(file, src, driver.Args{Params: params, PID: f.pid, Unsafe: f.unsafe, NamedArgs: named})
 	if err != nil {
 		return err
 	}
@@ -200,6 +207,37 @@ func traceSource(f *traceFlags, args []string) (file string, src []byte, params 
 		src = append([]byte("//"), src[2:]...)
 	}
 	return file, src, params, nil
+}
+
+// splitNamedArgs separates bpftrace's named program arguments from the
+// positional ones: after "--" (at dash, or written among the arguments
+// when flag parsing stopped before it), --name=value and --name (a
+// boolean, value "") are named arguments for getopt(); the rest stay
+// positional ($1 ...), in order.
+func splitNamedArgs(args []string, dash int) (positional []string, named map[string]string, err error) {
+	after := false
+	for i, a := range args {
+		if dash >= 0 && i >= dash {
+			after = true
+		}
+		if a == "--" && !after {
+			after = true
+			continue
+		}
+		if !after || !strings.HasPrefix(a, "--") || a == "--" {
+			positional = append(positional, a)
+			continue
+		}
+		name, value, _ := strings.Cut(a[2:], "=")
+		if name == "" {
+			return nil, nil, fmt.Errorf("%s: a named argument needs a name, as in --name=value", a)
+		}
+		if named == nil {
+			named = map[string]string{}
+		}
+		named[name] = value
+	}
+	return positional, named, nil
 }
 
 // invokedAsBpftrace reports whether argv[0] is bpftrace (a link to waggle).

@@ -20,7 +20,8 @@ import (
 // separated by blank lines:
 //
 //	NAME          the case's name (starts a case)
-//	PROG          the program, passed with -e
+//	PROG          the program, passed with -e; several PROG lines are
+//	              joined with newlines (for #define and #include lines)
 //	ARGS          extra arguments before -e, split on spaces
 //	EXPECT        a line of output that must appear exactly
 //	EXPECT_REGEX  a regular expression some line must match
@@ -73,7 +74,10 @@ func parseTraceCases(path string) ([]*traceCase, error) {
 		}
 		switch key {
 		case "PROG":
-			cur.prog = value
+			if cur.prog != "" {
+				cur.prog += "\n"
+			}
+			cur.prog += value
 		case "ARGS":
 			cur.args = strings.Fields(value)
 		case "EXPECT":

@@ -3,6 +3,8 @@ package ast
 import (
 	"fmt"
 	"strings"
+
+	"github.com/cilium/ebpf/btf"
 )
 
 // Kind classifies a Type.
@@ -45,7 +47,11 @@ type Type struct {
 	Elem   *Type
 	Len    int
 	User   bool   // KindPtr: points into user memory
-	Name   string // KindRecord: "struct sock"
+	Name   string // KindRecord: "struct sock"; KindNone: "void" as a pointer target
+	// BTF is the C type behind a KindRecord (a *btf.Struct or *btf.Union, or
+	// a *btf.Fwd not yet resolved) and behind integers read from C (a
+	// *btf.Enum, for printing). Nil for the language's own types.
+	BTF btf.Type
 	// LHist parameters.
 	Min, Max, Step int64
 	// Cast marks an integer produced by an explicit cast, which bpftrace
@@ -65,6 +71,8 @@ var (
 	Uint8  = &Type{Kind: KindInt, Size: 1}
 	Int8   = &Type{Kind: KindInt, Size: 1, Signed: true}
 	Int16  = &Type{Kind: KindInt, Size: 2, Signed: true}
+	// Void is what a void pointer points to.
+	Void = &Type{Kind: KindNone, Name: "void"}
 )
 
 // String returns a type name in bpftrace's words ("uint64", "string[64]",
@@ -75,6 +83,9 @@ func (t *Type) String() string {
 	}
 	switch t.Kind {
 	case KindNone:
+		if t.Name != "" {
+			return t.Name
+		}
 		return "none"
 	case KindInt:
 		if t.Signed {

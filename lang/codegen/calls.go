@@ -24,6 +24,9 @@ func (g *gen) exprStmt(e ast.Expr) error {
 }
 
 func (g *gen) call(e *ast.Call) (*val, error) {
+	if v, ok, err := g.processCall(e); ok {
+		return v, err
+	}
 	switch e.Func {
 	case "printf":
 		args := make([]*ast.Type, 0, len(e.Args)-1)
@@ -128,6 +131,8 @@ func (g *gen) call(e *ast.Call) (*val, error) {
 		return g.stackID(e.Type()), nil
 	case "kaddr", "uaddr":
 		return g.symAddr(e)
+	case "strftime", "buf", "ntop", "pton", "macaddr", "strerror", "syscall_name", "kptr", "uptr", "join":
+		return g.bytesCall(e)
 	}
 	return nil, g.errorf(e, "%s() is not supported yet", e.Func)
 }
@@ -187,11 +192,14 @@ func (g *gen) str(e *ast.Call) (*val, error) {
 // helpers: syscall tracepoint arguments and uprobe arguments point to user
 // memory; everything else is read as kernel memory.
 func (g *gen) userPointer(e ast.Expr) bool {
+	if user, ok := markedSpace(e); ok {
+		return user
+	}
 	if t := e.Type(); t != nil && t.Kind == ast.KindPtr && t.User {
 		return true
 	}
 	switch g.inst.Kind.String() {
-	case "uprobe", "uretprobe":
+	case "uprobe", "uretprobe", "usdt":
 		return true
 	}
 	return false

@@ -231,6 +231,9 @@ func setProgramType(ps *ebpf.ProgramSpec, inst *sema.Instance) attach.Target {
 		if inst.Kind == sema.ProbeUretprobe {
 			t.Kind = attach.KindUretprobe
 		}
+	case sema.ProbeUsdt:
+		ps.Type = ebpf.Kprobe // a uprobe on the probe site; lang/driver attaches it
+		t = usdtTarget(inst)
 	case sema.ProbeInterval, sema.ProbeProfile, sema.ProbeSoftware, sema.ProbeHardware:
 		ps.Type = ebpf.PerfEvent
 		t = attach.Target{Kind: attach.KindPerfEvent, PerfEvent: inst.PerfEvent, Period: inst.Period, Frequency: inst.Freq, OneCPU: inst.OneCPU}

@@ -17,6 +17,12 @@ func intVal(t *ast.Type, i *ival) *val { return &val{t: t, i: i} }
 func (g *gen) expr(e ast.Expr) (*val, error) {
 	defer g.at(e)()
 	t := e.Type()
+	if v, ok := g.constant(e); ok {
+		return v, nil
+	}
+	if isMemory(e) {
+		return g.memRead(e)
+	}
 	switch e := e.(type) {
 	case *ast.IntLit:
 		return intVal(t, imm(int64(e.Value))), nil
@@ -70,6 +76,9 @@ func (g *gen) expr(e ast.Expr) (*val, error) {
 		}
 		return g.loadInt(off, et), nil
 	case *ast.CastExpr:
+		if t.Kind == ast.KindArray {
+			return g.castToArray(e)
+		}
 		x, err := g.expr(e.X)
 		if err != nil {
 			return nil, err
@@ -88,21 +97,6 @@ func (g *gen) expr(e ast.Expr) (*val, error) {
 			return none(), nil
 		}
 		return g.expr(e.Value)
-	case *ast.SizeofExpr:
-		var of *ast.Type
-		if e.OfExpr != nil {
-			of = e.OfExpr.Type()
-		} else {
-			var err error
-			if of, err = sema.TypeOf(e.OfType, g.prog.Info.Config); err != nil {
-				return nil, g.errorf(e, "%v", err)
-			}
-		}
-		size := of.Size
-		if of.Kind == ast.KindTuple {
-			size = layout.Size(of)
-		}
-		return intVal(t, imm(int64(size))), nil
 	}
 	return nil, g.errorf(e, "this expression is not supported yet")
 }
@@ -187,6 +181,9 @@ func (g *gen) global(i int32, t *ast.Type) *val {
 }
 
 func (g *gen) builtin(e *ast.Ident) (*val, error) {
+	if v, ok, err := g.processBuiltin(e); ok {
+		return v, err
+	}
 	t := e.Type()
 	switch e.Name {
 	case "kstack", "ustack":
@@ -291,11 +288,12 @@ func argIndex(name string) (int, bool) {
 
 // field reads args.NAME in a tracepoint, fentry or fexit probe.
 func (g *gen) field(e *ast.FieldExpr) (*val, error) {
-	if g.inst.Kind == sema.ProbeFentry || g.inst.Kind == sema.ProbeFexit {
-		i, t, err := g.inst.FentryArg(e.Field)
+	if g.inst.Kind == sema.ProbeFentry || g.inst.Kind == sema.ProbeFexit || g.inst.Kind == sema.ProbeRawTracepoint {
+		i, _, err := g.inst.FentryArg(e.Field)
 		if err != nil {
 			return nil, g.errorf(e, "%v", err)
 		}
+		t := e.Type()
 		v := g.regs.newVal()
 		g.emit(asm.LoadMem(v.reg, ctxReg, int16(8*i), asm.DWord))
 		return g.truncate(intVal(t, v), t), nil
@@ -371,6 +369,9 @@ func (g *gen) unary(e *ast.Unary) (*val, error) {
 	if e.Op == "++" || e.Op == "--" {
 		return g.incdec(e)
 	}
+	if e.Op == "&" {
+		return g.addressOf(e)
+	}
 	x, err := g.expr(e.X)
 	if err != nil {
 		return nil, err
@@ -418,6 +419,9 @@ func (g *gen) binary(e *ast.Binary) (*val, error) {
 	}
 	if e.X.Type().Kind == ast.KindString {
 		return g.strEqual(e)
+	}
+	if v, ok, err := g.ptrArith(e); ok || err != nil {
+		return v, err
 	}
 	x, err := g.expr(e.X)
 	if err != nil {

@@ -309,7 +309,7 @@ func (g *gen) allocVars(b *ast.Block) {
 // declType is the type a let declaration gives its variable.
 func (g *gen) declType(s *ast.VarDecl) *ast.Type {
 	if s.Type != nil {
-		if dt, err := sema.TypeOf(s.Type, g.prog.Info.Config); err == nil {
+		if dt, err := g.prog.Info.TypeOf(s.Type); err == nil {
 			return dt
 		}
 	}

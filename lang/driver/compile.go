@@ -13,6 +13,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/features"
+	"github.com/wagglebpf/waggle/lang/ast"
 	"github.com/wagglebpf/waggle/lang/codegen"
 	"github.com/wagglebpf/waggle/lang/parser"
 	"github.com/wagglebpf/waggle/lang/sema"
@@ -24,23 +25,80 @@ import (
 // Records go through a ring buffer where the kernel has them (5.8+), else
 // through perf buffers.
 func Compile(file string, src []byte, params []string, pid int) (*codegen.Program, error) {
-	return compile(file, src, params, codegen.Options{PID: pid, PerfEvents: features.HaveMapType(ebpf.RingBuf) != nil})
+	return CompileWith(file, src, Args{Params: params, PID: pid})
+}
+
+// Args are what the command line gives a script besides its text.
+type Args struct {
+	// Params are the positional parameters: $1 is Params[0].
+	Params []string
+	// PID is -p: probes fire for this process only, and usdt:*:NAME
+	// probes are looked up in it.
+	PID int
+	// Unsafe allows system() and signal() (--unsafe).
+	Unsafe bool
+	// NamedArgs are the named program arguments after "--", for getopt():
+	// --name=value, or --name alone (value ""). A name no getopt() call
+	// asks for is an error.
+	NamedArgs map[string]string
+}
+
+// CompileWith is Compile with every command-line argument.
+func CompileWith(file string, src []byte, a Args) (*codegen.Program, error) {
+	return compile(file, src, a, codegen.Options{PID: a.PID, PerfEvents: features.HaveMapType(ebpf.RingBuf) != nil})
 }
 
 // Check parses and checks a script without compiling it: what -l -e needs.
 func Check(file string, src []byte, params []string) (*sema.Info, error) {
+	return CheckWith(file, src, Args{Params: params})
+}
+
+// CheckWith is Check with every command-line argument.
+func CheckWith(file string, src []byte, a Args) (*sema.Info, error) {
 	prog, err := parser.Parse(file, src)
 	if err != nil {
 		return nil, err
 	}
-	info, err := sema.Check(prog, sema.Options{Params: params, NCPUs: runtime.NumCPU()})
+	return check(file, src, prog, a, runtime.NumCPU())
+}
+
+func check(file string, src []byte, prog *ast.Program, a Args, ncpus int) (*sema.Info, error) {
+	info, err := sema.Check(prog, sema.Options{Params: a.Params, NCPUs: ncpus, PID: a.PID, Unsafe: a.Unsafe, NamedArgs: a.NamedArgs})
 	if err != nil {
 		return nil, sema.Render(file, src, err)
+	}
+	if err := unknownNamedArgs(info, a.NamedArgs); err != nil {
+		return nil, err
 	}
 	return info, nil
 }
 
-func compile(file string, src []byte, params []string, opts codegen.Options) (*codegen.Program, error) {
+// unknownNamedArgs refuses named arguments that no getopt() call of the
+// script reads: a misspelt option would otherwise be ignored silently.
+func unknownNamedArgs(info *sema.Info, named map[string]string) error {
+	var unknown []string
+	for name := range named {
+		if info.Getopts[name] == nil {
+			unknown = append(unknown, "--"+name)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	var known []string
+	for name := range info.Getopts {
+		known = append(known, "--"+name)
+	}
+	sort.Strings(known)
+	what := "the script reads none (getopt)"
+	if len(known) > 0 {
+		what = "the script reads " + strings.Join(known, ", ")
+	}
+	return fmt.Errorf("unexpected named argument %s: %s", strings.Join(unknown, ", "), what)
+}
+
+func compile(file string, src []byte, a Args, opts codegen.Options) (*codegen.Program, error) {
 	prog, err := parser.Parse(file, src)
 	if err != nil {
 		return nil, err
@@ -49,9 +107,9 @@ func compile(file string, src []byte, params []string, opts codegen.Options) (*c
 	if err != nil {
 		ncpus = runtime.NumCPU()
 	}
-	info, err := sema.Check(prog, sema.Options{Params: params, NCPUs: ncpus})
+	info, err := check(file, src, prog, a, ncpus)
 	if err != nil {
-		return nil, sema.Render(file, src, err)
+		return nil, err
 	}
 	opts.NCPUs = ncpus
 	opts.KernelAddress = sysSymbols.kernelAddress

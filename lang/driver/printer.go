@@ -3,9 +3,13 @@ package driver
 import (
 	"errors"
 	"fmt"
-	"github.com/wagglebpf/waggle/lang/layout"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
+	"strings"
+
+	"github.com/wagglebpf/waggle/lang/layout"
 
 	"github.com/cilium/ebpf"
 	"github.com/wagglebpf/waggle/lang/codegen"
@@ -76,16 +80,44 @@ func (pr *printer) record(rec []byte, s *session.Session) (bool, int, error) {
 func (pr *printer) text(act output.Action) error {
 	switch act.Kind {
 	case kindCat:
-		data, err := os.ReadFile(act.Text)
+		data, err := readCat(act.Text)
 		if err != nil {
-			return fmt.Errorf("cat: %w", err)
+			// bpftrace's words.
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return fmt.Errorf("failed to open file '%s': %v", act.Text, err)
 		}
 		return pr.out.Cat(string(data))
 	case kindSystem:
-		out, _ := exec.Command("sh", "-c", act.Text).CombinedOutput()
-		return pr.out.System(string(out))
+		// As popen: the command's standard output is printed, its errors
+		// go where waggle's go.
+		cmd := exec.Command("sh", "-c", act.Text)
+		cmd.Stderr = pr.o.Stderr
+		out, _ := cmd.Output()
+		text := string(out)
+		if !pr.o.JSON {
+			// The printer ends the text with a newline; bpftrace prints
+			// the output as it is.
+			text = strings.TrimSuffix(text, "\n")
+		}
+		return pr.out.System(text)
 	}
 	return nil
+}
+
+// maxCatBytes is how much of a file cat() prints (bpftrace's
+// max_cat_bytes default).
+const maxCatBytes = 10240
+
+func readCat(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxCatBytes))
 }
 
 func (pr *printer) read(m *codegen.Map, bm *ebpf.Map) (output.Map, error) {

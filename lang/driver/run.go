@@ -54,6 +54,11 @@ func Run(ctx context.Context, p *codegen.Program, o Options) (code int, err erro
 		// kills it too); a command that exited is only reaped.
 		defer child.Abandon()
 	}
+	// Field offsets of kernel structs follow the kernel the programs are
+	// loaded on (CO-RE).
+	if err := p.Relocate(nil); err != nil {
+		return 1, err
+	}
 	s, err := session.Open(p.Spec, o.Verbose, 0)
 	if err != nil {
 		return 1, explainLoadError(p, o.File, o.Source, err)
@@ -75,6 +80,10 @@ func Run(ctx context.Context, p *codegen.Program, o Options) (code int, err erro
 			begin = append(begin, pr)
 		case sema.ProbeEnd:
 			end = append(end, pr)
+		case sema.ProbeUsdt:
+			if err := attachUSDT(s, pr, o.PID); err != nil {
+				return 1, attachError(pr, o.File, o.Source, err)
+			}
 		default:
 			if err := s.Attach(pr.Program, pr.Target, attach.Options{PID: o.PID}); err != nil {
 				return 1, attachError(pr, o.File, o.Source, unwrapProgram(err))

@@ -25,7 +25,11 @@ func Size(t *ast.Type) int {
 		// Rounded up so that strings are whole 8-byte words: programs copy
 		// them a word at a time.
 		return align8(t.Size)
-	case ast.KindBuffer, ast.KindInet, ast.KindMac, ast.KindArray, ast.KindRecord:
+	case ast.KindBuffer:
+		// The number of bytes read in 8 bytes, then Size bytes of room
+		// for them: buf() takes a length known only at run time.
+		return BufferHeader + align8(t.Size)
+	case ast.KindInet, ast.KindMac, ast.KindArray, ast.KindRecord:
 		return t.Size
 	case ast.KindTuple:
 		n := 0
@@ -45,6 +49,27 @@ func Size(t *ast.Type) int {
 	}
 	return 0
 }
+
+// BufferHeader is the size of the length that starts a buf() value.
+const BufferHeader = 8
+
+// InetSize is the size of an ntop() value: the address family (AFInet or
+// AFInet6) in 8 bytes, then 16 bytes of address, of which IPv4 uses 4.
+const InetSize = 24
+
+// Address families of ntop() values: Linux's numbers, the same on every
+// architecture.
+const (
+	AFInet  = 2
+	AFInet6 = 10
+)
+
+// JoinArgs and JoinArgSize bound join(): at most 16 strings of up to 1024
+// bytes each, as bpftrace's join_argnum and join_argsize.
+const (
+	JoinArgs    = 16
+	JoinArgSize = 1024
+)
 
 // Offsets are the byte offsets of a tuple's elements.
 func Offsets(t *ast.Type) []int {
@@ -101,6 +126,7 @@ const (
 	RecordPrintValue                       // u64 value index, value: print(expr)
 	RecordCat                              // u64 format index, args tuple: cat()
 	RecordSystem                           // u64 format index, args tuple: system()
+	RecordJoin                             // u64 format index (the separator), then JoinArgs strings of JoinArgSize bytes: join()
 )
 
 // RecordHeader is the size of kind + index.

@@ -46,8 +46,12 @@ func enc(t *ast.Type, v any) []byte {
 
 func put(t *ast.Type, b []byte, v any) {
 	switch t.Kind {
-	case ast.KindString, ast.KindBuffer:
+	case ast.KindString:
 		copy(b, v.(string))
+	case ast.KindBuffer:
+		// The length read, then the bytes.
+		hostOrder.PutUint64(b, uint64(len(v.(string))))
+		copy(b[layout.BufferHeader:], v.(string))
 	case ast.KindBool:
 		if v.(bool) {
 			hostOrder.PutUint64(b, 1)

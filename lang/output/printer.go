@@ -148,6 +148,8 @@ func (p *Printer) Record(rec []byte) (Action, error) {
 			return a, err
 		}
 		return a, p.time(f.Text)
+	case layout.RecordJoin:
+		return a, p.join(idx, body)
 	case layout.RecordPrintValue:
 		if p.Program == nil || idx >= uint64(len(p.Program.Values)) {
 			return a, recordErr("value index %d out of range", idx)

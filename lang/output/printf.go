@@ -318,7 +318,7 @@ func (sp spec) apply(p prim) (string, error) {
 		s.base, s.showbase, s.upper = 16, true, false
 		s.putUnsigned(u)
 	case "r", "rx", "rh":
-		if p.kind != pBuffer {
+		if p.kind != pBuffer && p.kind != pBytes {
 			s.prim(p)
 			break
 		}

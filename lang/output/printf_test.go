@@ -157,8 +157,7 @@ func TestPrintfBpftrace(t *testing.T) {
 		t.Errorf("%%d of a string = %q, %v", got, err)
 	}
 	// Buffers.
-	buf := &ast.Type{Kind: ast.KindBuffer, Size: 6}
-	b := Value{Type: buf, Data: []byte("Hi\x00\xff\n!")}
+	b := bufValue(6, "Hi\x00\xff\n!")
 	for format, want := range map[string]string{
 		"%r":  `Hi\x00\xff\x0a!`,
 		"%rx": `\x48\x69\x00\xff\x0a\x21`,

@@ -14,6 +14,12 @@ import (
 // modifiers (which the C locale ignores). An unknown conversion is copied
 // as written, as glibc does.
 func Strftime(format string, t time.Time) string {
+	return strftime(format, t, false)
+}
+
+// strftime is Strftime, with bpftrace's extension for strftime() when ext
+// is set: %f, the microseconds, six digits.
+func strftime(format string, t time.Time, ext bool) string {
 	var b strings.Builder
 	for i := 0; i < len(format); i++ {
 		c := format[i]
@@ -57,6 +63,9 @@ func Strftime(format string, t time.Time) string {
 		}
 		i++
 		s, ok := strftimeConv(format[i], t)
+		if ext && format[i] == 'f' {
+			s, ok = num(t.Nanosecond()/1000, 6), true
+		}
 		if !ok {
 			b.WriteString(format[start : i+1])
 			continue

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/netip"
 	"strconv"
 	"strings"
 
@@ -43,7 +42,8 @@ const (
 	pSym             // s is the text, u the number behind it (pointers, hist labels)
 	pTuple           // elems
 	pArray           // elems
-	pBuffer          // s holds the raw bytes
+	pBuffer          // s holds the raw bytes (a record's), listed as chars in JSON
+	pBytes           // s holds a buf() value's bytes, printed hex-escaped
 	pStats           // elems: count, average, total
 )
 
@@ -130,6 +130,9 @@ func decodeDepth(t *ast.Type, b []byte, sym *Symbolizer, depth int) (prim, error
 		return prim{kind: pSym, s: "0x" + strconv.FormatUint(n, 16), u: n}, nil
 	case ast.KindKsym, ast.KindUsym:
 		n := hostOrder.Uint64(b)
+		if text, ok := tableText(t.Name); ok && t.Kind == ast.KindKsym {
+			return prim{kind: pString, s: text(n), u: n}, nil
+		}
 		var name string
 		if sym != nil && t.Kind == ast.KindKsym && sym.Kernel != nil {
 			name = sym.Kernel(n)
@@ -150,9 +153,8 @@ func decodeDepth(t *ast.Type, b []byte, sym *Symbolizer, depth int) (prim, error
 		// Without the stack map there are no frames to print.
 		return prim{kind: pString, s: "\n"}, nil
 	case ast.KindTimestamp:
-		// Not produced by the code generator yet; the raw number at least
-		// says something.
-		return uintPrim(hostOrder.Uint64(b)), nil
+		n := hostOrder.Uint64(b)
+		return prim{kind: pString, s: timestampText(t.Name, n), u: n}, nil
 	case ast.KindTuple:
 		offs := layout.Offsets(t)
 		p := prim{kind: pTuple, elems: make([]prim, len(t.Elems))}
@@ -167,14 +169,12 @@ func decodeDepth(t *ast.Type, b []byte, sym *Symbolizer, depth int) (prim, error
 	case ast.KindArray:
 		return decodeArray(t, b[:size], sym, depth)
 	case ast.KindInet:
-		return inetPrim(b[:size]), nil
+		return prim{kind: pString, s: inetText(b[:size])}, nil
 	case ast.KindMac:
-		parts := make([]string, size)
-		for i, c := range b[:size] {
-			parts[i] = fmt.Sprintf("%02X", c)
-		}
-		return prim{kind: pString, s: strings.Join(parts, ":")}, nil
-	case ast.KindBuffer, ast.KindRecord:
+		return prim{kind: pString, s: macText(b[:size])}, nil
+	case ast.KindBuffer:
+		return bufferPrim(t, b[:size]), nil
+	case ast.KindRecord:
 		// A record's fields are not in its checked type, so it prints as
 		// the buffer of its bytes.
 		return prim{kind: pBuffer, s: string(b[:size])}, nil
@@ -229,17 +229,6 @@ func readUintN(b []byte, n int) uint64 {
 	return hostOrder.Uint64(b)
 }
 
-// inetPrim prints an address as ntop() does: 4 bytes are IPv4, 16 IPv6.
-func inetPrim(b []byte) prim {
-	switch len(b) {
-	case 4:
-		return prim{kind: pString, s: netip.AddrFrom4([4]byte(b)).String()}
-	case 16:
-		return prim{kind: pString, s: netip.AddrFrom16([16]byte(b)).String()}
-	}
-	return prim{kind: pBuffer, s: string(b)}
-}
-
 // text renders p as bpftrace's text output does.
 func (p prim) text() string {
 	var s stream
@@ -278,6 +267,9 @@ func (p prim) appendJSON(b []byte) []byte {
 		return strconv.AppendBool(b, p.b)
 	case pString:
 		return appendJSONString(b, p.s)
+	case pBytes:
+		// A buffer is a string in JSON, escaped as in text.
+		return appendJSONString(b, hexBuffer(p.s))
 	case pSym:
 		// JSON readers get the number behind a symbol, not its text.
 		if p.over {
@@ -488,7 +480,7 @@ func (s *stream) prim(p prim) {
 		}
 	case pString, pSym:
 		s.put(p.s)
-	case pBuffer:
+	case pBuffer, pBytes:
 		s.put(hexBuffer(p.s))
 	case pTuple:
 		s.put("(")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wagglebpf/waggle/attach"
 	"github.com/wagglebpf/waggle/lang/ast"
+	"github.com/wagglebpf/waggle/lang/ctypes"
 	"github.com/wagglebpf/waggle/lang/parser"
 )
 
@@ -46,6 +47,18 @@ type Info struct {
 	Config    Config
 	// Params are the positional parameters ($1...).
 	Params []string
+	// Types holds the script's C definitions and finds the kernel's.
+	Types *ctypes.Defs
+	// Consts are the values of identifiers that name a #define or an enum
+	// constant, and ConstExprs those of sizeof and offsetof.
+	Consts     map[*ast.Ident]ctypes.Const
+	ConstExprs map[ast.Expr]int64
+	// Unsafe allows system() and signal() (--unsafe).
+	Unsafe bool
+	// NamedArgs are the named program arguments (-- --name=value), and
+	// Getopts what the script's getopt() calls make of them, by name.
+	NamedArgs map[string]string
+	Getopts   map[string]*Getopt
 }
 
 // MapNames lists the maps in a stable order (by name).
@@ -84,6 +97,13 @@ type Options struct {
 	Params []string
 	// NCPUs is the value of the ncpus builtin.
 	NCPUs int
+	// PID is -p: usdt:*:NAME probes are looked up in this process.
+	PID int
+	// Unsafe allows system() and signal() (--unsafe).
+	Unsafe bool
+	// NamedArgs are the named program arguments after "--": --name=value,
+	// or --name alone (value ""), for getopt().
+	NamedArgs map[string]string
 }
 
 type checker struct {
@@ -113,8 +133,10 @@ func (c *checker) errorf(n ast.Node, format string, args ...any) {
 
 // Check resolves the probes of prog and type-checks every probe body.
 func Check(prog *ast.Program, opts Options) (*Info, error) {
-	c := &checker{info: &Info{Prog: prog, Maps: map[string]*MapInfo{}, Config: DefaultConfig, Params: opts.Params}, opts: opts}
+	c := &checker{info: &Info{Prog: prog, Maps: map[string]*MapInfo{}, Config: DefaultConfig, Params: opts.Params,
+		Unsafe: opts.Unsafe, NamedArgs: opts.NamedArgs, Getopts: map[string]*Getopt{}}, opts: opts}
 	c.config(prog.Config)
+	c.cdefs(prog)
 	c.expandMacros(prog)
 	for _, d := range prog.Maps {
 		c.declareMap(d)
@@ -262,7 +284,7 @@ func (c *checker) lookupVar(name string) *ast.Type {
 }
 
 // setVar gives a variable its type, in the scope that already has it or
-// else the innermost one.
+// else the probe's.
 func (c *checker) setVar(name string, t *ast.Type) {
 	for i := len(c.scopes) - 1; i >= 0; i-- {
 		if _, ok := c.scopes[i][name]; ok {
@@ -270,7 +292,10 @@ func (c *checker) setVar(name string, t *ast.Type) {
 			return
 		}
 	}
-	c.scopes[len(c.scopes)-1][name] = t
+	// A variable first assigned in a block is the probe's, as in bpftrace's
+	// tools, which assign in both branches of an if and use it after;
+	// `let` declares one for its block only.
+	c.scopes[0][name] = t
 }
 
 func (c *checker) block(b *ast.Block) {
@@ -418,6 +443,11 @@ func (c *checker) assign(s *ast.AssignStmt) {
 		}
 		if vt.Kind == ast.KindNone || vt.IsAggregation() {
 			c.errorf(s.Value, "%s cannot be assigned to a variable", describe(s.Value))
+			return
+		}
+		if vt.Kind == ast.KindRecord {
+			c.errorf(s.Value, "storing a whole %s in a variable is not supported yet; keep the pointer, or store its fields", vt)
+			c.setVar(target.Name, errType)
 			return
 		}
 		old := c.lookupVar(target.Name)

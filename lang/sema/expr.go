@@ -7,6 +7,8 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/wagglebpf/waggle/attach"
 	"github.com/wagglebpf/waggle/lang/ast"
+	"github.com/wagglebpf/waggle/lang/ctypes"
+	"github.com/wagglebpf/waggle/lang/layout"
 	"github.com/wagglebpf/waggle/lang/output"
 )
 
@@ -190,14 +192,27 @@ func (c *checker) expr(e ast.Expr) *ast.Type {
 		}
 		return c.set(e, t.Elems[e.Index])
 	case *ast.CastExpr:
+		if t, ok := c.castToArray(e); ok {
+			return c.set(e, t)
+		}
 		xt := c.expr(e.X)
 		to := c.typeExpr(e.To)
 		if xt == nil || to == nil {
 			return nil
 		}
 		if to.Kind == ast.KindPtr {
-			c.errorf(e, "casts to pointer types need C types from BTF, which waggle does not support yet")
-			return nil
+			if !isScalar(xt) {
+				c.errorf(e, "cannot cast %s to %s", xt, e.To)
+				return nil
+			}
+			if xt.Kind == ast.KindPtr && xt.User && !to.User {
+				// A cast keeps the address space: what a user pointer
+				// points to stays in user memory.
+				u := *to
+				u.User = true
+				to = &u
+			}
+			return c.set(e, to)
 		}
 		if !isScalar(xt) || (to.Kind != ast.KindInt && to.Kind != ast.KindBool) {
 			c.errorf(e, "cannot cast %s to %s", xt, e.To)
@@ -207,24 +222,23 @@ func (c *checker) expr(e ast.Expr) *ast.Type {
 		cast.Cast = true
 		return c.set(e, &cast)
 	case *ast.SizeofExpr:
+		var of *ast.Type
 		if e.OfExpr != nil {
-			if t := c.expr(e.OfExpr); t == nil {
-				return nil
-			}
-		} else if c.typeExpr(e.OfType) == nil {
+			of = c.expr(e.OfExpr)
+		} else {
+			of = c.typeExpr(e.OfType)
+		}
+		if of == nil {
 			return nil
 		}
+		size := of.Size
+		if of.Kind == ast.KindTuple {
+			size = layout.Size(of)
+		}
+		c.info.ConstExprs[e] = int64(size)
 		return c.set(e, ast.Uint64)
 	case *ast.IndexExpr:
-		xt := c.expr(e.X)
-		switch {
-		case xt == nil:
-		case xt.Kind == ast.KindPtr || xt.Kind == ast.KindArray || xt.Kind == ast.KindRecord:
-			c.errorf(e, "indexing %s needs C types from BTF, which waggle does not support yet", xt)
-		default:
-			c.errorf(e, "cannot index %s, which is not an array or a pointer", xt)
-		}
-		return nil
+		return c.set(e, c.index(e))
 	case *ast.BlockExpr:
 		c.push()
 		for _, s := range e.Stmts {
@@ -237,16 +251,19 @@ func (c *checker) expr(e ast.Expr) *ast.Type {
 		c.pop()
 		return c.set(e, t)
 	case *ast.OffsetofExpr:
-		c.errorf(e, "offsetof() needs C types from BTF, which waggle does not support yet")
-		return nil
+		return c.set(e, c.offsetof(e))
 	}
 	c.errorf(e, "unsupported expression")
 	return nil
 }
 
-// TypeOf resolves a written type the way the checker does.
-func TypeOf(t *ast.TypeExpr, cfg Config) (*ast.Type, error) {
-	c := &checker{info: &Info{Config: cfg}}
+// TypeOf resolves a written type the way the checker does, with the
+// script's C definitions.
+func (in *Info) TypeOf(t *ast.TypeExpr) (*ast.Type, error) {
+	c := &checker{info: in}
+	if in.Types == nil {
+		in.Types = ctypes.New(kernelBTF)
+	}
 	ty := c.typeExpr(t)
 	if len(c.errs) > 0 {
 		return nil, c.errs
@@ -254,12 +271,11 @@ func TypeOf(t *ast.TypeExpr, cfg Config) (*ast.Type, error) {
 	return ty, nil
 }
 
-// typeExpr resolves a written type.
+// typeExpr resolves a written type: the language's integers and strings,
+// and C types (struct sock *, pid_t, char[16]) from the script's
+// definitions and the kernel's BTF.
 func (c *checker) typeExpr(t *ast.TypeExpr) *ast.Type {
-	if t.Ptr > 0 {
-		return &ast.Type{Kind: ast.KindPtr, Size: 8, Elem: ast.Uint8}
-	}
-	name := strings.TrimSpace(t.Name)
+	name := strings.Join(strings.Fields(t.Name), " ")
 	ints := map[string]*ast.Type{
 		"uint8": ast.Uint8, "uint16": ast.Uint16, "uint32": ast.Uint32, "uint64": ast.Uint64,
 		"int8": ast.Int8, "int16": ast.Int16, "int32": ast.Int32, "int64": ast.Int64,
@@ -270,7 +286,7 @@ func (c *checker) typeExpr(t *ast.TypeExpr) *ast.Type {
 		"long": ast.Int64, "unsigned long": ast.Uint64, "long long": ast.Int64, "unsigned long long": ast.Uint64,
 		"bool": ast.Bool,
 	}
-	if it, ok := ints[name]; ok {
+	if it, ok := ints[name]; ok && t.Ptr == 0 {
 		if t.Array == ast.ArrayUnsized {
 			c.errorf(t, "array types without a length are not supported yet")
 			return nil
@@ -284,17 +300,41 @@ func (c *checker) typeExpr(t *ast.TypeExpr) *ast.Type {
 		}
 		return it
 	}
-	if name == "string" {
+	if name == "string" && t.Ptr == 0 {
 		return c.strType()
 	}
-	c.errorf(t, "unknown type %q (C struct types from BTF are not supported yet)", t.String())
-	return nil
+	if t.Array == ast.ArrayUnsized {
+		c.errorf(t, "array types without a length are not supported yet")
+		return nil
+	}
+	if it, ok := ints[name]; ok {
+		// A pointer to one of the language's integers: the C integer of
+		// that width.
+		name = cNameOf(it)
+	}
+	return c.cType(t, name)
+}
+
+// cNameOf is the C integer type of a language integer.
+func cNameOf(t *ast.Type) string {
+	names := map[int]string{1: "char", 2: "short", 4: "int", 8: "long"}
+	n := names[t.Size]
+	if t.Kind == ast.KindBool {
+		return "bool"
+	}
+	if !t.Signed {
+		return "unsigned " + n
+	}
+	return n
 }
 
 // x86_64 and arm64 pt_regs offsets of the argument and return registers.
 var argBuiltins = map[string]int{"arg0": 0, "arg1": 1, "arg2": 2, "arg3": 3, "arg4": 4, "arg5": 5}
 
 func (c *checker) builtin(e *ast.Ident) *ast.Type {
+	if t, ok := c.processBuiltin(e); ok {
+		return t
+	}
 	k := c.inst.Kind
 	switch e.Name {
 	case "kstack", "ustack":
@@ -306,7 +346,7 @@ func (c *checker) builtin(e *ast.Ident) *ast.Type {
 	case "probe":
 		return &ast.Type{Kind: ast.KindString, Size: len(c.inst.Name) + 1}
 	case "curtask":
-		return &ast.Type{Kind: ast.KindPtr, Size: 8, Elem: &ast.Type{Kind: ast.KindRecord, Name: "struct task_struct"}}
+		return c.curtaskType(e)
 	case "func":
 		if k == ProbeUprobe || k == ProbeUretprobe {
 			return &ast.Type{Kind: ast.KindString, Size: len(c.inst.Symbol) + 1}
@@ -326,7 +366,7 @@ func (c *checker) builtin(e *ast.Ident) *ast.Type {
 				c.errorf(e, "%s returns nothing", c.inst.Func)
 				return nil
 			}
-			t, err := btfScalar(c.inst.Proto.Return)
+			t, err := c.info.Types.LangType(c.inst.Proto.Return, false, c.info.Config.MaxStrlen)
 			if err != nil {
 				c.errorf(e, "retval: %v", err)
 				return nil
@@ -342,8 +382,19 @@ func (c *checker) builtin(e *ast.Ident) *ast.Type {
 		if k == ProbeFentry || k == ProbeFexit {
 			return &ast.Type{Kind: ast.KindRecord, Name: "args"}
 		}
+		if k == ProbeRawTracepoint {
+			if c.inst.Proto == nil {
+				proto, err := rawTracepointProto(c.inst.Func)
+				if err != nil {
+					c.errorf(e, "%v", err)
+					return nil
+				}
+				c.inst.Proto = proto
+			}
+			return &ast.Type{Kind: ast.KindRecord, Name: "args"}
+		}
 		if k != ProbeTracepoint {
-			c.errorf(e, "args is only available in tracepoint, fentry and fexit probes (rawtracepoint args need BTF support, not done yet)")
+			c.errorf(e, "args is only available in tracepoint, rawtracepoint, fentry and fexit probes")
 			return nil
 		}
 		return &ast.Type{Kind: ast.KindRecord, Name: "args"}
@@ -362,32 +413,41 @@ func (c *checker) builtin(e *ast.Ident) *ast.Type {
 			return nil
 		}
 	}
+	if t, ok := c.constIdent(e); ok {
+		return t
+	}
 	c.errorf(e, "unknown identifier %q", e.Name)
 	return nil
 }
 
-// field checks x.f; waggle knows the fields of args in tracepoints.
+// field checks x.f and x->f: the fields of args, and of C structs and
+// unions.
 func (c *checker) field(e *ast.FieldExpr) *ast.Type {
 	id, ok := e.X.(*ast.Ident)
 	if !ok || id.Name != "args" {
 		xt := c.expr(e.X)
-		switch {
-		case xt == nil:
-		case xt.Kind == ast.KindRecord || xt.Kind == ast.KindPtr:
-			c.errorf(e, "field access on %s needs C types from BTF, which waggle does not support yet", xt)
-		default:
-			c.errorf(e, "cannot read field %s of %s, which is not a struct", e.Field, xt)
+		if xt == nil {
+			return nil
 		}
-		return nil
+		return c.cField(e, xt)
 	}
 	if c.builtin(id) == nil {
 		return nil
 	}
 	id.SetType(&ast.Type{Kind: ast.KindRecord, Name: "args"})
-	if c.inst.Kind == ProbeFentry || c.inst.Kind == ProbeFexit {
-		_, t, err := c.inst.FentryArg(e.Field)
+	if c.inst.Kind == ProbeFentry || c.inst.Kind == ProbeFexit || c.inst.Kind == ProbeRawTracepoint {
+		_, bt, err := c.inst.FentryArg(e.Field)
 		if err != nil {
 			c.errorf(e, "%v", err)
+			return nil
+		}
+		t, err := c.info.Types.LangType(bt, false, c.info.Config.MaxStrlen)
+		if err != nil {
+			c.errorf(e, "args.%s: %v", e.Field, err)
+			return nil
+		}
+		if t.Kind == ast.KindRecord || t.Kind == ast.KindArray || t.Kind == ast.KindString {
+			c.errorf(e, "args.%s is a %s passed by value, which is not supported yet", e.Field, t)
 			return nil
 		}
 		return t
@@ -397,7 +457,11 @@ func (c *checker) field(e *ast.FieldExpr) *ast.Type {
 		c.errorf(e, "%v", err)
 		return nil
 	}
-	return fieldType(f, c.inst.Group == "syscalls")
+	user := c.inst.Group == "syscalls"
+	if t := c.tracepointPointer(f, user); t != nil {
+		return t
+	}
+	return fieldType(f, user)
 }
 
 // fieldType is the language type of a tracepoint field.
@@ -439,11 +503,9 @@ func (c *checker) unary(e *ast.Unary) *ast.Type {
 		}
 		return ast.Int64
 	case "*":
-		c.errorf(e, "dereferencing a pointer (*) needs C types from BTF, which waggle does not support yet")
-		return nil
+		return c.deref(e, t)
 	case "&":
-		c.errorf(e, "taking an address (&) needs C types from BTF, which waggle does not support yet")
-		return nil
+		return c.addressOf(e, t)
 	}
 	c.errorf(e, "unknown operator %s", e.Op)
 	return nil
@@ -475,6 +537,13 @@ func (c *checker) binary(e *ast.Binary) *ast.Type {
 		}
 		return ast.Bool
 	case "+", "-", "*", "/", "%", "&", "|", "^", "<<", ">>":
+		// Pointer arithmetic moves by the size of what is pointed to.
+		if xt.Kind == ast.KindPtr && isInt(yt) && (e.Op == "+" || e.Op == "-") {
+			return xt
+		}
+		if yt.Kind == ast.KindPtr && isInt(xt) && e.Op == "+" {
+			return yt
+		}
 		if !isScalar(xt) || !isScalar(yt) || xt.Kind == ast.KindBool && yt.Kind == ast.KindBool {
 			if !(isInt(xt) && isInt(yt)) {
 				c.errorf(e, "%s needs integers, not %s and %s", e.Op, xt, yt)
@@ -506,6 +575,9 @@ func (c *checker) call(e *ast.Call) *ast.Type {
 			return false
 		}
 		return true
+	}
+	if t, ok := c.processCall(e); ok {
+		return t
 	}
 	switch e.Func {
 	case "printf":
@@ -757,6 +829,8 @@ func (c *checker) call(e *ast.Call) *ast.Type {
 			return nil
 		}
 		return ast.Uint64
+	case "strftime", "buf", "ntop", "pton", "macaddr", "strerror", "syscall_name", "kptr", "uptr", "join":
+		return c.bytesCall(e)
 	case "count", "sum", "avg", "min", "max", "stats", "hist", "lhist":
 		c.errorf(e, "%s", notAssigned(e.Func))
 		return nil

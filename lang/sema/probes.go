@@ -33,6 +33,7 @@ const (
 	ProbeHardware
 	ProbeFentry
 	ProbeFexit
+	ProbeUsdt
 )
 
 // providers maps every spelling bpftrace accepts (short forms included,
@@ -51,12 +52,12 @@ var providers = map[string]ProbeKind{
 	"hardware": ProbeHardware, "h": ProbeHardware,
 	"fentry": ProbeFentry, "f": ProbeFentry, "kfunc": ProbeFentry,
 	"fexit": ProbeFexit, "fr": ProbeFexit, "kretfunc": ProbeFexit,
+	"usdt": ProbeUsdt, "us": ProbeUsdt,
 }
 
 // unsupportedProviders are bpftrace's other probe types, named so that
 // their error says "not supported yet" rather than "unknown".
 var unsupportedProviders = map[string]string{
-	"usdt": "usdt", "us": "usdt",
 	"watchpoint": "watchpoint", "w": "watchpoint",
 	"asyncwatchpoint": "asyncwatchpoint", "aw": "asyncwatchpoint",
 	"iter": "iter", "it": "iter",
@@ -66,7 +67,7 @@ var kindProvider = map[ProbeKind]string{
 	ProbeBegin: "BEGIN", ProbeEnd: "END", ProbeTracepoint: "tracepoint", ProbeRawTracepoint: "rawtracepoint",
 	ProbeKprobe: "kprobe", ProbeKretprobe: "kretprobe", ProbeUprobe: "uprobe", ProbeUretprobe: "uretprobe",
 	ProbeInterval: "interval", ProbeProfile: "profile", ProbeSoftware: "software", ProbeHardware: "hardware",
-	ProbeFentry: "fentry", ProbeFexit: "fexit",
+	ProbeFentry: "fentry", ProbeFexit: "fexit", ProbeUsdt: "usdt",
 }
 
 func (k ProbeKind) String() string { return kindProvider[k] }
@@ -95,6 +96,9 @@ type Instance struct {
 	Format *attach.TracepointFormat
 	// Proto is a fentry/fexit function's prototype from the kernel's BTF.
 	Proto *btf.FuncProto
+	// USDT is the probe site of a usdt probe: its file, file offset,
+	// semaphore and argument specifications.
+	USDT *attach.USDTProbe
 }
 
 // argRegisters is how many argN builtins a probe may use.
@@ -103,6 +107,10 @@ const argRegisters = 6
 // resolve expands one attach point into instances.
 func (c *checker) resolve(p *ast.Probe, ap *ast.AttachPoint) []*Instance {
 	kind, ok := providers[strings.ToLower(ap.Provider)]
+	if ap.Provider == "U" {
+		// bpftrace's short names are case-sensitive here: u is uprobe.
+		kind, ok = ProbeUsdt, true
+	}
 	if !ok {
 		if name, known := unsupportedProviders[strings.ToLower(ap.Provider)]; known {
 			c.errorf(ap, "%s probes are not supported yet", name)
@@ -264,6 +272,8 @@ func (c *checker) resolve(p *ast.Probe, ap *ast.AttachPoint) []*Instance {
 			inst.Period = v
 		}
 		inst.Name = kindProvider[kind] + ":" + strings.Join(ap.Parts, ":")
+	case ProbeUsdt:
+		return c.expandUSDT(inst, parts)
 	}
 	return []*Instance{inst}
 }

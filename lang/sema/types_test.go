@@ -288,8 +288,7 @@ func TestParamsKept(t *testing.T) {
 	}
 }
 
-// TestScopes checks that scratch variables are scoped to their block and
-// visible in nested blocks.
+// TestScopes checks where scratch variables are visible.
 func TestScopes(t *testing.T) {
 	// Assigned before the if: visible and updated inside it.
 	_, prog := mustCheck(t, `BEGIN { $x = 1; if (pid) { $x = 2; } $y = $x; }`, defaultOpts)
@@ -302,8 +301,14 @@ func TestScopes(t *testing.T) {
 	if got := typeAt(t, prog, `$y`).String(); got != "string[2]" {
 		t.Errorf("$y: %s", got)
 	}
-	// The same name in sibling blocks is two variables.
-	mustCheck(t, `BEGIN { if (pid) { $x = 1; } else { $x = "s"; } }`, defaultOpts)
+	// Declared with let, the same name in sibling blocks is two variables.
+	mustCheck(t, `BEGIN { if (pid) { let $x = 1; } else { let $x = "s"; } }`, defaultOpts)
+	// First assigned in a block without let, a variable is the probe's, as
+	// bpftrace's tools expect (tcpconnect sets $saddr in if and else).
+	_, prog = mustCheck(t, `BEGIN { if (pid) { $x = 1; } else { $x = 2; } $y = $x; }`, defaultOpts)
+	if got := typeAt(t, prog, `$y`).String(); got != "int64" {
+		t.Errorf("$y: %s", got)
+	}
 	// Loop bodies see the loop's variable.
 	mustCheck(t, `BEGIN { $i = 0; while ($i < 10) { $i++; if ($i == 5) { break; } continue; } unroll (3) { $i--; } }`, defaultOpts)
 }
@@ -339,13 +344,13 @@ func TestTypeOf(t *testing.T) {
 		{ast.TypeExpr{Name: "char", Array: 16}, "string[16]"},
 	}
 	for _, tt := range tests {
-		got, err := TypeOf(&tt.in, DefaultConfig)
+		got, err := (&Info{Config: DefaultConfig}).TypeOf(&tt.in)
 		if err != nil || got.String() != tt.want {
 			t.Errorf("TypeOf(%s) = %v, %v; want %s", tt.in.String(), got, err, tt.want)
 		}
 	}
-	for _, bad := range []ast.TypeExpr{{Name: "struct sock"}, {Name: "uint32", Array: 4}, {Name: "uint8", Array: ast.ArrayUnsized}, {Name: "float"}} {
-		if got, err := TypeOf(&bad, DefaultConfig); err == nil {
+	for _, bad := range []ast.TypeExpr{{Name: "struct waggle_no_such_struct"}, {Name: "uint32", Array: 4}, {Name: "uint8", Array: ast.ArrayUnsized}, {Name: "float"}} {
+		if got, err := (&Info{Config: DefaultConfig}).TypeOf(&bad); err == nil {
 			t.Errorf("TypeOf(%s) = %s, want an error", bad.String(), got)
 		}
 	}
