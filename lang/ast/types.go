@@ -36,6 +36,12 @@ const (
 	KindBuffer                // buf()
 	KindInet                  // ntop()
 	KindMac                   // macaddr()
+	// KindText is an 8-byte number printed as text from the user-space
+	// table Name names: "strerror", "syscall_name".
+	KindText
+	// KindCgroupPath is a cgroup id (8 bytes) printed as its path; Name is
+	// the hierarchy filter of cgroup_path(id, filter).
+	KindCgroupPath
 )
 
 // Type is the checked type of an expression or map.
@@ -138,6 +144,10 @@ func (t *Type) String() string {
 		return "inet"
 	case KindMac:
 		return "mac_address"
+	case KindText:
+		return t.Name + "_t"
+	case KindCgroupPath:
+		return "cgroup_path_t"
 	}
 	return "?"
 }
@@ -172,7 +182,9 @@ func (t *Type) Equal(u *Type) bool {
 		}
 	case KindPtr, KindArray:
 		return t.Elem.Equal(u.Elem) && t.Len == u.Len
-	case KindRecord:
+	case KindRecord, KindText, KindTimestamp, KindCgroupPath:
+		// Records by struct, the others by the table, format or filter
+		// that prints them.
 		return t.Name == u.Name
 	case KindLHist:
 		return t.Min == u.Min && t.Max == u.Max && t.Step == u.Step

@@ -42,15 +42,12 @@ func usdtArgNumber(name string) (int, bool) {
 func (g *gen) processCall(e *ast.Call) (v *val, handled bool, err error) {
 	switch e.Func {
 	case "cgroup_path":
-		// [cgroup id][0]: user space finds the path when it prints.
+		// The cgroup id: user space finds the path when it prints.
 		id, err := g.expr(e.Args[0])
 		if err != nil {
 			return nil, true, err
 		}
-		buf := g.buffer(e.Type())
-		g.storeAt(buf.off, ast.Uint64, id)
-		g.regs.free(id.i)
-		return buf, true, nil
+		return intVal(e.Type(), id.i), true, nil
 	case "cat", "system":
 		args := make([]*ast.Type, 0, len(e.Args)-1)
 		for _, a := range e.Args[1:] {

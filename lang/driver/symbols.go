@@ -100,12 +100,10 @@ func (s *symbols) userResolve(pid uint32) symtab.Resolve {
 func (s *symbols) symbolizer(stacks *ebpf.Map) *output.Symbolizer {
 	return &output.Symbolizer{
 		Stack: func(t *ast.Type, id int64, pid uint32) string {
-			if filter, ok := sema.IsCgroupPath(t); ok {
-				return cgroupPath(uint64(id), filter)
-			}
 			return s.stack(stacks, t, id, pid)
 		},
-		Kernel: func(addr uint64) string { return symtab.Name(s.kernelResolve(), addr) },
+		CgroupPath: cgroupPath,
+		Kernel:     func(addr uint64) string { return symtab.Name(s.kernelResolve(), addr) },
 		User: func(pid uint32, addr uint64) string {
 			return symtab.Name(s.userResolve(pid), addr)
 		},

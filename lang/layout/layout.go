@@ -16,7 +16,7 @@ import "github.com/wagglebpf/waggle/lang/ast"
 // map value or record.
 func Size(t *ast.Type) int {
 	switch t.Kind {
-	case ast.KindInt, ast.KindBool, ast.KindPtr, ast.KindKsym, ast.KindTimestamp:
+	case ast.KindInt, ast.KindBool, ast.KindPtr, ast.KindKsym, ast.KindTimestamp, ast.KindText, ast.KindCgroupPath:
 		return 8
 	case ast.KindUsym:
 		// The address, then the pid of the process it was taken in.

@@ -96,7 +96,7 @@ func TestMacaddr(t *testing.T) {
 }
 
 func TestStrerrorSyscallName(t *testing.T) {
-	se := &ast.Type{Kind: ast.KindKsym, Size: 8, Name: "strerror"}
+	se := &ast.Type{Kind: ast.KindText, Size: 8, Name: "strerror"}
 	for n, want := range map[int64]string{0: "Success", 1: "Operation not permitted", 2: "No such file or directory", 133: "Memory page has hardware error", 134: "Unknown error 134", -1: "Unknown error -1"} {
 		if got, _ := Sprintf("%s", []Value{{Type: se, Data: slots(n)}}); got != want {
 			t.Errorf("strerror(%d) = %q, want %q", n, got, want)
@@ -115,7 +115,7 @@ func TestStrerrorSyscallName(t *testing.T) {
 			t.Errorf("syscall_name(%d) on %s = %q, want %q", c.n, c.arch, got, c.want)
 		}
 	}
-	sn := &ast.Type{Kind: ast.KindKsym, Size: 8, Name: "syscall_name"}
+	sn := &ast.Type{Kind: ast.KindText, Size: 8, Name: "syscall_name"}
 	p, out, _ := newPrinter(true, nil)
 	if err := p.Value(Value{Type: sn, Data: slots(100000)}); err != nil || out.String() != `{"type": "value", "data": "100000"}`+"\n" {
 		t.Errorf("JSON syscall_name = %q, %v", out, err)

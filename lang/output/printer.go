@@ -48,6 +48,8 @@ type Symbolizer struct {
 	Kernel func(addr uint64) string
 	User   func(pid uint32, addr uint64) string
 	Stack  func(t *ast.Type, id int64, pid uint32) string
+	// CgroupPath names a cgroup id, its hierarchies filtered by filter.
+	CgroupPath func(id uint64, filter string) string
 }
 
 // Printer writes what a running program prints, as bpftrace prints it:

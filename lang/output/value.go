@@ -130,9 +130,6 @@ func decodeDepth(t *ast.Type, b []byte, sym *Symbolizer, depth int) (prim, error
 		return prim{kind: pSym, s: "0x" + strconv.FormatUint(n, 16), u: n}, nil
 	case ast.KindKsym, ast.KindUsym:
 		n := hostOrder.Uint64(b)
-		if text, ok := tableText(t.Name); ok && t.Kind == ast.KindKsym {
-			return prim{kind: pString, s: text(n), u: n}, nil
-		}
 		var name string
 		if sym != nil && t.Kind == ast.KindKsym && sym.Kernel != nil {
 			name = sym.Kernel(n)
@@ -145,6 +142,19 @@ func decodeDepth(t *ast.Type, b []byte, sym *Symbolizer, depth int) (prim, error
 		}
 		// A string in JSON too, as bpftrace writes it.
 		return prim{kind: pString, s: name, u: n}, nil
+	case ast.KindText:
+		n := hostOrder.Uint64(b)
+		text, ok := tableText(t.Name)
+		if !ok {
+			return prim{}, fmt.Errorf("no table %q to print a value with", t.Name)
+		}
+		return prim{kind: pString, s: text(n), u: n}, nil
+	case ast.KindCgroupPath:
+		id := hostOrder.Uint64(b)
+		if sym != nil && sym.CgroupPath != nil {
+			return prim{kind: pString, s: sym.CgroupPath(id, t.Name), u: id}, nil
+		}
+		return uintPrim(id), nil
 	case ast.KindStack:
 		id, pid := int64(hostOrder.Uint64(b)), uint32(hostOrder.Uint64(b[8:]))
 		if sym != nil && sym.Stack != nil {

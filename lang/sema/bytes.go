@@ -15,9 +15,8 @@ import (
 // MacSize is the size of a macaddr() value.
 const MacSize = 6
 
-// Names of the integer-like values that print through a user-space table;
-// they are KindKsym values (an 8-byte number printed as text) told apart
-// by Type.Name.
+// Names of the integer-like values that print through a user-space table
+// (KindText values).
 const (
 	StrerrorName    = "strerror"
 	SyscallNameName = "syscall_name"
@@ -151,7 +150,7 @@ func (c *checker) bytesCall(e *ast.Call) *ast.Type {
 			c.errorf(e.Args[0], "%s() expects an integer, not %s", e.Func, t)
 			return nil
 		}
-		return &ast.Type{Kind: ast.KindKsym, Size: 8, Name: e.Func}
+		return &ast.Type{Kind: ast.KindText, Size: 8, Name: e.Func}
 	case "kptr", "uptr":
 		if !nargs(1, 1) {
 			return nil

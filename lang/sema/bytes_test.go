@@ -35,7 +35,7 @@ func TestBytesFunctionTypes(t *testing.T) {
 		`ntop(1)`:                        "inet",
 		`pton("::ffff:1.2.3.4")`:         "uint8[16]",
 		`macaddr(curtask)`:               "mac_address",
-		`strerror(1)`:                    "ksym_t",
+		`strerror(1)`:                    "strerror_t",
 		`join(curtask, ", ")`:            "none",
 	} {
 		if got := typeAt(t, prog, text).String(); got != want {
@@ -45,7 +45,7 @@ func TestBytesFunctionTypes(t *testing.T) {
 	if f := typeAt(t, prog, `strftime("%H:%M:%S.%f", nsecs)`); f.Name != "%H:%M:%S.%f" {
 		t.Errorf("strftime's format %q", f.Name)
 	}
-	if e := typeAt(t, prog, `syscall_name(1)`); e.Kind != ast.KindKsym || e.Name != SyscallNameName {
+	if e := typeAt(t, prog, `syscall_name(1)`); e.Kind != ast.KindText || e.Name != SyscallNameName {
 		t.Errorf("syscall_name type %+v", e)
 	}
 	if u := typeAt(t, prog, `uptr(curtask)`); u.Kind != ast.KindPtr || !u.User {

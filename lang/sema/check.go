@@ -623,7 +623,7 @@ func (c *checker) mapKey(m *ast.MapExpr) *ast.Type {
 
 func keyable(t *ast.Type) bool {
 	switch t.Kind {
-	case ast.KindInt, ast.KindBool, ast.KindString, ast.KindPtr, ast.KindKsym, ast.KindUsym, ast.KindInet, ast.KindStack:
+	case ast.KindInt, ast.KindBool, ast.KindString, ast.KindPtr, ast.KindKsym, ast.KindUsym, ast.KindInet, ast.KindStack, ast.KindText, ast.KindMac:
 		return true
 	case ast.KindTuple:
 		for _, e := range t.Elems {

@@ -109,23 +109,9 @@ func (c *checker) formatCall(e *ast.Call) bool {
 	return true
 }
 
-// CgroupPathName is the type name of cgroup_path() values: they travel
-// as [cgroup id][0] in the layout of a stack, and the printer resolves
-// them in user space. The hierarchy filter follows the name.
-const CgroupPathName = "cgroup_path:"
-
 // CgroupPathType is the type of cgroup_path(id, filter).
 func CgroupPathType(filter string) *ast.Type {
-	return &ast.Type{Kind: ast.KindStack, Size: 16, Name: CgroupPathName + filter}
-}
-
-// IsCgroupPath reports whether t is a cgroup_path() value, and with
-// which hierarchy filter ("" for every hierarchy).
-func IsCgroupPath(t *ast.Type) (filter string, ok bool) {
-	if t == nil || t.Kind != ast.KindStack {
-		return "", false
-	}
-	return strings.CutPrefix(t.Name, CgroupPathName)
+	return &ast.Type{Kind: ast.KindCgroupPath, Size: 8, Name: filter}
 }
 
 func (c *checker) cgroupPath(e *ast.Call) *ast.Type {
