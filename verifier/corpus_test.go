@@ -353,7 +353,16 @@ func TestAgainstKernel(t *testing.T) {
 		switch {
 		case k.na != "":
 			o = kernelNA
-			naLines = append(naLines, fmt.Sprintf("%s: kernel %s", e.key(), k))
+			ours := "we accept"
+			if !weAccept {
+				ours = "we reject: " + reason
+				// What waggle generates must pass our verifier at least
+				// where the kernel cannot judge (fentry here).
+				if strings.HasPrefix(e.key(), "waggle trace") {
+					t.Errorf("%s: the kernel cannot load it and our verifier rejects it: %s", e.key(), reason)
+				}
+			}
+			naLines = append(naLines, fmt.Sprintf("%s: kernel %s; %s", e.key(), k, ours))
 		case k.accepted && weAccept:
 			o = bothAccept
 		case !k.accepted && !weAccept:
