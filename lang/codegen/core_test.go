@@ -100,8 +100,10 @@ func TestRelocateMissingField(t *testing.T) {
 
 // The script's own structs are laid out by the script: no relocation.
 func TestScriptStructsNotRelocated(t *testing.T) {
-	p := compile(t, `struct pair { int a; long b; };
-BEGIN { $p = (struct pair *)0; printf("%d\n", $p->b); exit(); }`)
+	// next points to the struct being defined: a forward reference to
+	// the script's own type.
+	p := compile(t, `struct pair { int a; long b; struct pair *next; union { int u; char c[4]; }; };
+BEGIN { $p = (struct pair *)0; printf("%d %d %d\n", $p->b, $p->next->next->a, $p->next->c[1]); exit(); }`)
 	if got := relocConstants(p); len(got) != 0 {
 		t.Errorf("script struct relocated: %v", got)
 	}

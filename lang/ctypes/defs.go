@@ -314,13 +314,14 @@ func (d *Defs) kernelEnum(name string) (int64, bool, error) {
 	return v, ok, nil
 }
 
-// IsLocal reports whether t is one of the script's own definitions, which
-// the script lays out and no kernel relocates.
+// IsLocal reports whether t is one of the script's own definitions (or a
+// forward reference to one), which the script lays out and no kernel
+// relocates.
 func (d *Defs) IsLocal(t btf.Type) bool {
-	for _, lt := range d.types {
-		if lt == t {
-			return true
-		}
+	switch t.(type) {
+	case *btf.Struct, *btf.Union, *btf.Enum, *btf.Fwd:
+		_, ok := d.types[key(t)]
+		return ok
 	}
 	return false
 }
