@@ -20,7 +20,7 @@ var loadable = []string{
 	"execsnoop.bt", "gethostlatency.bt", "killsnoop.bt", "loops.bt", "mdflush.bt", "naptime.bt",
 	"oomkill.bt", "opensnoop.bt", "pidpersec.bt", "runqlat.bt", "runqlen.bt", "setuids.bt",
 	"statsnoop.bt", "structs.bt", "swapin.bt", "syncsnoop.bt", "syscount.bt", "syslatency.bt",
-	"tcpaccept.bt", "tcpconnect.bt", "tcpretrans.bt", "threadsnoop.bt", "vfscount.bt", "vfsstat.bt",
+	"tcpaccept.bt", "tcpconnect.bt", "tcplife.bt", "tcpretrans.bt", "threadsnoop.bt", "vfscount.bt", "vfsstat.bt",
 	"writeback.bt", "xfsdist.bt",
 }
 
