@@ -76,7 +76,7 @@ func traceFlagSet(cmd *cobra.Command, f *traceFlags) {
 	fl.BoolVar(&f.dryRun, "dry-run", false, "compile and load into the verifier, attach nothing")
 	fl.BoolVar(&f.unsafe, "unsafe", false, "allow unsafe builtins (system, signal)")
 	fl.StringVarP(&f.buffering, "buffering", "B", "line", "output buffering: line, full or none (waggle writes whole lines as they come)")
-	fl.CountVarP(&f.kwarnings, "warnings", "k", "bpftrace's helper-error warnings (accepted; waggle reports errors itself)")
+	fl.CountVarP(&f.kwarnings, "warnings", "k", "warn when a probe read fails at run time, at its script line (-kk: the same)")
 	fl.BoolVar(&f.noWarnings, "no-warnings", false, "suppress warnings")
 }
 
@@ -146,7 +146,7 @@ func runTrace(ctx context.Context, f *traceFlags, args []string, stdout, stderr 
 		}
 		fmt.Fprint(stdout, ast.Dump(prog, 0))
 	}
-	p, err := driver.CompileWith(file, src, driver.Args{Params: params, PID: f.pid, Unsafe: f.unsafe, NamedArgs: named})
+	p, err := driver.CompileWith(file, src, driver.Args{Params: params, PID: f.pid, Unsafe: f.unsafe, NamedArgs: named, HelperErrors: f.kwarnings > 0})
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,6 +28,8 @@ import (
 //	EXPECT_REGEX  a regular expression some line must match
 //	EXPECT_NONE   a line that must not appear
 //	EXPECT_ERR    a line that must appear on stderr
+//	EXPECT_ERR_REGEX a regular expression some stderr line must match
+//	EXPECT_ERR_NONE  text no stderr line may contain
 //	AFTER         a shell command run once the probes are attached
 //	TIMEOUT       seconds before the case fails (default 10)
 //	EXIT          the expected exit status (default 0)
@@ -42,6 +45,8 @@ type traceCase struct {
 	expectRegex []*regexp.Regexp
 	expectNone  []string
 	expectErr   []string
+	expectErrRe []*regexp.Regexp
+	errNone     []string
 	after       string
 	timeout     time.Duration
 	exit        int
@@ -90,6 +95,14 @@ func parseTraceCases(path string) ([]*traceCase, error) {
 			cur.expectRegex = append(cur.expectRegex, re)
 		case "EXPECT_NONE":
 			cur.expectNone = append(cur.expectNone, value)
+		case "EXPECT_ERR_REGEX":
+			re, err := regexp.Compile(value)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %v", path, n, err)
+			}
+			cur.expectErrRe = append(cur.expectErrRe, re)
+		case "EXPECT_ERR_NONE":
+			cur.errNone = append(cur.errNone, value)
 		case "EXPECT_ERR":
 			cur.expectErr = append(cur.expectErr, value)
 		case "AFTER":
@@ -240,6 +253,16 @@ func runTraceCase(t *testing.T, c *traceCase) {
 	for _, bad := range c.expectNone {
 		if has(bad) {
 			t.Errorf("unexpected line %q\n%s", bad, report)
+		}
+	}
+	for _, re := range c.expectErrRe {
+		if !slices.ContainsFunc(errLines, re.MatchString) {
+			t.Errorf("no stderr line matches %q\n%s", re, report)
+		}
+	}
+	for _, bad := range c.errNone {
+		if strings.Contains(stderr.String(), bad) {
+			t.Errorf("stderr contains %q\n%s", bad, report)
 		}
 	}
 }

@@ -132,6 +132,7 @@ func (g *gen) buf(e *ast.Call) (*val, error) {
 		asm.Add.Imm(asm.R1, int32(out.off+layout.BufferHeader)),
 		g.readHelper(src).Call(),
 	)
+	g.checkHelper(g.readHelper(src))
 	g.regs.free(p.i)
 	return out, nil
 }

@@ -46,7 +46,16 @@ type Program struct {
 	Maps []*Map
 	// Values are the types of print(value) records, by value index.
 	Values []*ast.Type
-	Info   *sema.Info
+	// HelperErrors are the helper calls checked at run time (-k), by the
+	// index their records carry.
+	HelperErrors []HelperError
+	Info         *sema.Info
+}
+
+// HelperError is one helper call whose failure is reported at run time.
+type HelperError struct {
+	Helper string // bpftrace's name: "probe_read_kernel", ...
+	Span   ast.Span
 }
 
 // Probe is one compiled program and where it goes.
@@ -90,6 +99,8 @@ type Options struct {
 	// UserAddress resolves uaddr("BINARY:SYMBOL") (a bare symbol in a
 	// uprobe is looked up in the probe's binary); nil makes uaddr an error.
 	UserAddress func(spec string) (uint64, error)
+	// HelperErrors reports failed probe reads at run time (bpftrace's -k).
+	HelperErrors bool
 }
 
 // Compile generates the programs and maps for a checked script.

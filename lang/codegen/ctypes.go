@@ -252,6 +252,7 @@ func (g *gen) probeRead(fn asm.BuiltinFunc, off int16, size int, addr *ival) {
 		asm.Mov.Imm(asm.R2, int32(size)),
 		fn.Call(),
 	)
+	g.checkHelper(fn)
 }
 
 // bitfield reads the aligned window that holds a bitfield, then shifts

@@ -88,6 +88,7 @@ func (g *gen) usdtMemArg(e *ast.Ident, a attach.USDTArg, t *ast.Type) (*val, err
 		asm.Mov.Imm(asm.R2, int32(a.Bytes())),
 		asm.FnProbeReadUser.Call(),
 	)
+	g.checkHelper(asm.FnProbeReadUser)
 	size := map[int]asm.Size{1: asm.Byte, 2: asm.Half, 4: asm.Word, 8: asm.DWord}[a.Bytes()]
 	v := g.regs.newVal()
 	g.emit(asm.LoadMem(v.reg, asm.RFP, buf, size))

@@ -41,11 +41,13 @@ type Args struct {
 	// --name=value, or --name alone (value ""). A name no getopt() call
 	// asks for is an error.
 	NamedArgs map[string]string
+	// HelperErrors reports failed probe reads at run time (-k).
+	HelperErrors bool
 }
 
 // CompileWith is Compile with every command-line argument.
 func CompileWith(file string, src []byte, a Args) (*codegen.Program, error) {
-	return compile(file, src, a, codegen.Options{PID: a.PID, PerfEvents: features.HaveMapType(ebpf.RingBuf) != nil})
+	return compile(file, src, a, codegen.Options{PID: a.PID, PerfEvents: features.HaveMapType(ebpf.RingBuf) != nil, HelperErrors: a.HelperErrors})
 }
 
 // Check parses and checks a script without compiling it: what -l -e needs.

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/wagglebpf/waggle/lang/layout"
+	"github.com/wagglebpf/waggle/lang/parser"
 
 	"github.com/cilium/ebpf"
 	"github.com/wagglebpf/waggle/lang/codegen"
@@ -54,6 +55,8 @@ func (pr *printer) record(rec []byte, s *session.Session) (bool, int, error) {
 	switch act.Kind {
 	case kindCat, kindSystem:
 		return false, 0, pr.text(act)
+	case kindHelperError:
+		return false, 0, pr.helperError(act)
 	case kindPrint, kindClear, kindZero:
 	default:
 		return false, 0, nil
@@ -180,11 +183,25 @@ func zeroMap(m *ebpf.Map) error {
 }
 
 const (
-	kindPrint  = layout.RecordPrint
-	kindClear  = layout.RecordClear
-	kindZero   = layout.RecordZero
-	kindCat    = layout.RecordCat
-	kindSystem = layout.RecordSystem
+	kindPrint       = layout.RecordPrint
+	kindClear       = layout.RecordClear
+	kindZero        = layout.RecordZero
+	kindCat         = layout.RecordCat
+	kindHelperError = layout.RecordHelperError
+	kindSystem      = layout.RecordSystem
 )
 
 func isNotExist(err error) bool { return errors.Is(err, ebpf.ErrKeyNotExist) }
+
+// helperError prints a failed helper call's warning at its script line.
+func (pr *printer) helperError(act output.Action) error {
+	if act.HelperError < 0 || act.HelperError >= len(pr.p.HelperErrors) {
+		return fmt.Errorf("record names helper call %d of %d", act.HelperError, len(pr.p.HelperErrors))
+	}
+	he := pr.p.HelperErrors[act.HelperError]
+	file := pr.o.File
+	if file == "" {
+		file = "stdin"
+	}
+	return pr.out.HelperError(he.Helper, act.Code, file, he.Span, parser.SourceLine(pr.o.Source, he.Span.Start))
+}

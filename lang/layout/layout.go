@@ -127,6 +127,7 @@ const (
 	RecordCat                              // u64 format index, args tuple: cat()
 	RecordSystem                           // u64 format index, args tuple: system()
 	RecordJoin                             // u64 format index (the separator), then JoinArgs strings of JoinArgSize bytes: join()
+	RecordHelperError                      // u64 helper-error index, i64 return value: a helper failed (-k)
 )
 
 // RecordHeader is the size of kind + index.

@@ -95,6 +95,9 @@ type Action struct {
 	// and for system() the command line whose output goes to
 	// Printer.System.
 	Text string
+	// HelperError is, for a failed helper call (-k), the index of the call
+	// in the program's table, and Code what the helper returned.
+	HelperError int
 }
 
 // ErrRecord reports a record that does not fit the program's tables: a
@@ -152,6 +155,12 @@ func (p *Printer) Record(rec []byte) (Action, error) {
 		return a, p.time(f.Text)
 	case layout.RecordJoin:
 		return a, p.join(idx, body)
+	case layout.RecordHelperError:
+		if len(body) < 8 {
+			return a, recordErr("helper error record has %d bytes of return value", len(body))
+		}
+		a.HelperError, a.Code = int(idx), int(int64(hostOrder.Uint64(body)))
+		return a, nil
 	case layout.RecordPrintValue:
 		if p.Program == nil || idx >= uint64(len(p.Program.Values)) {
 			return a, recordErr("value index %d out of range", idx)
