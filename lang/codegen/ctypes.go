@@ -164,6 +164,9 @@ func bitWindow(f *ctypes.Field) int {
 // memRead reads a C value: a field, an element, or *p.
 func (g *gen) memRead(e ast.Expr) (*val, error) {
 	t := e.Type()
+	if fe, ok := e.(*ast.FieldExpr); ok && fe.X.Type().Kind == ast.KindRecord && !sema.Addressable(fe.X) {
+		return g.recordField(fe)
+	}
 	if fe, ok := e.(*ast.FieldExpr); ok {
 		if f, err := g.fieldInfo(fe); err == nil && f.Bits > 0 {
 			return g.bitfield(fe, f)
@@ -389,4 +392,72 @@ func (g *gen) castToArray(e *ast.CastExpr) (*val, error) {
 	g.emit(asm.StoreMem(asm.RFP, buf.off, r, memSize(e.Type().Size)))
 	g.regs.free(x.i)
 	return buf, nil
+}
+
+// recordField reads a field of a record held on the stack (copied whole
+// into a variable or map): a load from the stack, or a copy of the
+// field's bytes for strings, arrays and records.
+func (g *gen) recordField(e *ast.FieldExpr) (*val, error) {
+	x, err := g.expr(e.X)
+	if err != nil {
+		return nil, err
+	}
+	f, err := g.prog.Info.Types.FieldOf(e.X.Type().BTF, e.Field)
+	if err != nil {
+		return nil, g.errorf(e, "%v", err)
+	}
+	t := e.Type()
+	if isBufType(t) {
+		out := g.buffer(t)
+		n := t.Size
+		if t.Kind != ast.KindString {
+			n = min(t.Size, layout.Size(t))
+		}
+		src := x.off + int16(f.BitOffset/8)
+		for i := 0; i < n; i++ {
+			g.emit(asm.LoadMem(asm.R1, asm.RFP, src+int16(i), asm.Byte), asm.StoreMem(asm.RFP, out.off+int16(i), asm.R1, asm.Byte))
+		}
+		return out, nil
+	}
+	n := t.Size
+	if f.Bits > 0 {
+		n = bitWindow(f)
+	}
+	if t.Kind == ast.KindBool {
+		n = 1
+	}
+	start := f.BitOffset / 8 &^ (n - 1)
+	if f.Bits == 0 {
+		start = f.BitOffset / 8
+	}
+	v := g.regs.newVal()
+	// Byte by byte: a member's offset need not be aligned for its size
+	// in a packed or odd layout, and stack loads must be.
+	g.emit(asm.Mov.Imm(v.reg, 0))
+	for i := n - 1; i >= 0; i-- {
+		g.emit(
+			asm.LSh.Imm(v.reg, 8),
+			asm.LoadMem(asm.R1, asm.RFP, x.off+int16(start+i), asm.Byte),
+			asm.Or.Reg(v.reg, asm.R1),
+		)
+	}
+	if f.Bits > 0 {
+		if shift := f.BitOffset - start*8; shift > 0 {
+			g.emit(asm.RSh.Imm(v.reg, int32(shift)))
+		}
+		if f.Bits < 64 {
+			g.emit(asm.LSh.Imm(v.reg, int32(64-f.Bits)))
+			if t.Signed {
+				g.emit(asm.ArSh.Imm(v.reg, int32(64-f.Bits)))
+			} else {
+				g.emit(asm.RSh.Imm(v.reg, int32(64-f.Bits)))
+			}
+		}
+		return intVal(t, v), nil
+	}
+	if t.Signed && n < 8 {
+		shift := int32(64 - 8*n)
+		g.emit(asm.LSh.Imm(v.reg, shift), asm.ArSh.Imm(v.reg, shift))
+	}
+	return intVal(t, v), nil
 }

@@ -163,7 +163,14 @@ func (d *Defs) langType(t btf.Type, user bool, maxStr, depth int) (*ast.Type, er
 			}
 		}
 		return &ast.Type{Kind: ast.KindPtr, Size: 8, Elem: elem, User: user}, nil
-	case *btf.Struct, *btf.Union, *btf.Fwd:
+	case *btf.Fwd:
+		// A forward declaration names a type defined elsewhere: the
+		// script's own, or the kernel's. An opaque one stays a name.
+		if full, err := d.Complete(u); err == nil {
+			return &ast.Type{Kind: ast.KindRecord, Name: key(full), Size: sizeOf(full), BTF: full}, nil
+		}
+		return &ast.Type{Kind: ast.KindRecord, Name: key(u), BTF: u}, nil
+	case *btf.Struct, *btf.Union:
 		return &ast.Type{Kind: ast.KindRecord, Name: key(u), Size: sizeOf(u), BTF: u}, nil
 	case *btf.Array:
 		if isChar(u.Type) {

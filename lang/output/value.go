@@ -45,6 +45,7 @@ const (
 	pBuffer          // s holds the raw bytes (a record's), listed as chars in JSON
 	pBytes           // s holds a buf() value's bytes, printed hex-escaped
 	pStats           // elems: count, average, total
+	pRecord          // elems, with the members' names in names
 )
 
 // prim is a decoded value ready to print.
@@ -55,6 +56,7 @@ type prim struct {
 	b     bool
 	s     string
 	elems []prim
+	names []string
 	// over marks a pSym label whose number is 2^64, one past uint64, the
 	// upper bound of the last log2 bucket.
 	over bool
@@ -185,9 +187,7 @@ func decodeDepth(t *ast.Type, b []byte, sym *Symbolizer, depth int) (prim, error
 	case ast.KindBuffer:
 		return bufferPrim(t, b[:size]), nil
 	case ast.KindRecord:
-		// A record's fields are not in its checked type, so it prints as
-		// the buffer of its bytes.
-		return prim{kind: pBuffer, s: string(b[:size])}, nil
+		return decodeRecord(t, b[:min(t.Size, len(b))], sym, depth)
 	}
 	return prim{}, fmt.Errorf("cannot print a value of type %s", t)
 }
@@ -305,6 +305,18 @@ func (p prim) appendJSON(b []byte) []byte {
 			b = strconv.AppendInt(b, int64(int8(p.s[i])), 10)
 		}
 		return append(b, ']')
+	case pRecord:
+		b = append(b, '{')
+		for i, e := range p.elems {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, ' ')
+			b = appendJSONString(b, p.names[i])
+			b = append(b, ": "...)
+			b = e.appendJSON(b)
+		}
+		return append(b, " }"...)
 	case pStats:
 		b = append(b, `{"count": `...)
 		b = p.elems[0].appendJSON(b)
@@ -510,6 +522,16 @@ func (s *stream) prim(p prim) {
 			s.prim(e)
 		}
 		s.put("]")
+	case pRecord:
+		s.put("{ ")
+		for i, e := range p.elems {
+			if i > 0 {
+				s.put(", ")
+			}
+			s.put("." + p.names[i] + " = ")
+			s.prim(e)
+		}
+		s.put(" }")
 	case pStats:
 		s.put("count ")
 		s.prim(p.elems[0])

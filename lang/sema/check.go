@@ -445,8 +445,7 @@ func (c *checker) assign(s *ast.AssignStmt) {
 			c.errorf(s.Value, "%s cannot be assigned to a variable", describe(s.Value))
 			return
 		}
-		if vt.Kind == ast.KindRecord {
-			c.errorf(s.Value, "storing a whole %s in a variable is not supported yet; keep the pointer, or store its fields", vt)
+		if vt.Kind == ast.KindRecord && !c.recordValue(s.Value, vt) {
 			c.setVar(target.Name, errType)
 			return
 		}
@@ -492,6 +491,9 @@ func (c *checker) assign(s *ast.AssignStmt) {
 			}
 		}
 		if vt == nil {
+			return
+		}
+		if vt.Kind == ast.KindRecord && !c.recordValue(s.Value, vt) {
 			return
 		}
 		if vt.Kind == ast.KindNone {

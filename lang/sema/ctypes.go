@@ -115,10 +115,6 @@ func (c *checker) cField(e *ast.FieldExpr, xt *ast.Type) *ast.Type {
 			return nil
 		}
 	}
-	if rt == xt && !Addressable(e.X) {
-		c.errorf(e, "reading a field of a struct held in a variable or map is not supported yet; read it through the pointer (p->%s)", e.Field)
-		return nil
-	}
 	rec := c.record(e, rt)
 	if rec == nil {
 		return nil
@@ -420,4 +416,27 @@ func (c *checker) tracepointPointer(f *attach.TracepointField, user bool) *ast.T
 		return nil
 	}
 	return lt
+}
+
+// MaxRecordValue is the largest struct or union a script may copy whole
+// (into a variable or map, or to print it): it is read onto the 512-byte
+// BPF stack.
+const MaxRecordValue = 256
+
+// recordValue checks that a record used as a value can be copied; it
+// reports why not at n.
+func (c *checker) recordValue(n ast.Node, t *ast.Type) bool {
+	switch {
+	case t.BTF == nil:
+		c.errorf(n, "%s has no C type information to copy it with", t)
+		return false
+	case t.Size > MaxRecordValue:
+		c.errorf(n, "%s is %d bytes, more than the %d a struct may have to be copied whole; read its fields instead", t, t.Size, MaxRecordValue)
+		return false
+	}
+	if _, err := c.info.Types.Complete(t.BTF); err != nil {
+		c.errorf(n, "%v", err)
+		return false
+	}
+	return true
 }

@@ -657,7 +657,7 @@ func (c *checker) call(e *ast.Call) *ast.Type {
 		if t == nil {
 			return nil
 		}
-		if t.Kind == ast.KindNone || t.IsAggregation() || t.Kind == ast.KindRecord {
+		if t.Kind == ast.KindNone || t.IsAggregation() || t.Kind == ast.KindRecord && !c.recordValue(e.Args[0], t) {
 			c.errorf(e.Args[0], "%s cannot be printed", t)
 			return nil
 		}
