@@ -46,8 +46,30 @@ const (
 // pipe; "$0" "$@" is the command.
 const parkScript = `printf . >&4 && exec 4>&- && read -r _ <&3 && exec 3<&- && exec "$0" "$@"; exit 127`
 
+// ChildOptions say what StartChildWith does besides starting the command.
+type ChildOptions struct {
+	// AtExit, when set, is called with the command's pid as it exits,
+	// while /proc/PID (its mappings, map_files, root) can still be read:
+	// symbols of what it had mapped are only known then. The command is
+	// traced for this (ptrace, which stops it only at its execs, at its
+	// exit and for signals, which are passed on at once) and held at its
+	// exit until AtExit returns. AtExit runs at most once, before Done is
+	// closed, and only for the command, not for the shell that parks it.
+	// Where the command cannot be traced (ptrace is not allowed) it runs
+	// untraced and AtExit is not called; a command killed by SIGKILL
+	// exits without it too. Only the command's first thread is traced: a
+	// program whose first thread ends before the others is seen at that
+	// thread's end.
+	AtExit func(pid int)
+}
+
 // StartChild starts argv parked.
 func StartChild(argv []string) (*Child, error) {
+	return StartChildWith(argv, ChildOptions{})
+}
+
+// StartChildWith starts argv parked, with the options o.
+func StartChildWith(argv []string, o ChildOptions) (*Child, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("-c: empty command")
 	}
@@ -56,12 +78,12 @@ func StartChild(argv []string) (*Child, error) {
 		return nil, fmt.Errorf("-c: %w", err)
 	}
 	if sh, err := exec.LookPath("sh"); err == nil {
-		return startParked(sh, argv)
+		return startParked(sh, argv, o.AtExit)
 	}
-	return startTraced(path, argv)
+	return startTraced(path, argv, o.AtExit)
 }
 
-func startParked(sh string, argv []string) (*Child, error) {
+func startParked(sh string, argv []string, atExit func(int)) (*Child, error) {
 	releaseR, releaseW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -92,6 +114,28 @@ func startParked(sh string, argv []string) (*Child, error) {
 	readyR.Read(b[:])
 	readyR.Close()
 	c := &Child{cmd: cmd, done: make(chan struct{}), release: releaseW}
+	if atExit != nil {
+		// Traced from here on, so that the command's exit is seen
+		// however soon after Release it comes. The wait for its end is
+		// the tracer's: a ptrace stop would end cmd.Wait.
+		seized := make(chan bool)
+		go func() {
+			runtime.LockOSThread()
+			if err := seize(cmd.Process.Pid); err != nil {
+				runtime.UnlockOSThread()
+				seized <- false
+				return
+			}
+			seized <- true
+			traceToExit(cmd.Process.Pid, false, atExit)
+			runtime.UnlockOSThread()
+			c.err = cmd.Wait()
+			close(c.done)
+		}()
+		if <-seized {
+			return c, nil
+		}
+	}
 	go func() {
 		c.err = cmd.Wait()
 		close(c.done)
@@ -99,7 +143,7 @@ func startParked(sh string, argv []string) (*Child, error) {
 	return c, nil
 }
 
-func startTraced(path string, argv []string) (*Child, error) {
+func startTraced(path string, argv []string, atExit func(int)) (*Child, error) {
 	c := &Child{ctl: make(chan childOp), done: make(chan struct{})}
 	started := make(chan error, 1)
 	// ptrace requests must come from the thread that traces: one locked
@@ -123,11 +167,19 @@ func startTraced(path string, argv []string) (*Child, error) {
 			return
 		}
 		started <- nil
-		if op := <-c.ctl; op == opKill {
+		op := <-c.ctl
+		pid := cmd.Process.Pid
+		if op == opRelease && atExit != nil && unix.PtraceSetOptions(pid, traceOptions) == nil {
+			// Stay its tracer to see its exit; it has exec'd already.
+			if err := unix.PtraceCont(pid, 0); err == nil {
+				traceToExit(pid, true, atExit)
+			}
+		}
+		if op == opKill {
 			cmd.Process.Kill()
 		}
 		// Detaching resumes a live process; a killed one dies.
-		unix.PtraceDetach(cmd.Process.Pid)
+		unix.PtraceDetach(pid)
 		runtime.UnlockOSThread()
 		c.err = cmd.Wait()
 		close(c.done)

@@ -2,11 +2,13 @@ package session
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -193,7 +195,7 @@ func TestChildTracedWithoutShell(t *testing.T) {
 		t.Skip("no touch")
 	}
 	marker := filepath.Join(t.TempDir(), "ran")
-	c, err := startTraced(path, []string{"touch", marker})
+	c, err := startTraced(path, []string{"touch", marker}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,12 +212,176 @@ func TestChildTracedWithoutShell(t *testing.T) {
 	}
 
 	other := filepath.Join(t.TempDir(), "never")
-	c, err = startTraced(path, []string{"touch", other})
+	c, err = startTraced(path, []string{"touch", other}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Abandon()
 	if _, err := os.Stat(other); err == nil {
 		t.Error("an abandoned command ran")
+	}
+}
+
+// atExitRecorder records what AtExit saw: the pid, and whether the
+// process's mappings could still be read then.
+type atExitRecorder struct {
+	calls chan int
+	maps  chan string
+}
+
+func newAtExitRecorder() *atExitRecorder {
+	return &atExitRecorder{calls: make(chan int, 4), maps: make(chan string, 4)}
+}
+
+func (r *atExitRecorder) atExit(pid int) {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	r.calls <- pid
+	r.maps <- string(data)
+}
+
+// exitCode is the status the child exited with, -1 if killed.
+func exitCode(t *testing.T, c *Child) int {
+	t.Helper()
+	var ee *exec.ExitError
+	if c.Err() == nil {
+		return 0
+	}
+	if !errors.As(c.Err(), &ee) {
+		t.Fatalf("child: %v", c.Err())
+	}
+	return ee.ExitCode()
+}
+
+func requirePtrace(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("WAGGLE_REQUIRE_KERNEL") == "1" {
+			t.Fatal("AtExit needs ptrace over the command: run as root")
+		}
+		t.Skip("AtExit needs ptrace over the command: run as root")
+	}
+}
+
+// AtExit sees the command (not the parking shell) at its exit with its
+// mappings readable, once; the exit status is the command's.
+func TestChildAtExit(t *testing.T) {
+	requirePtrace(t)
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	for _, mode := range []string{"parked", "traced"} {
+		t.Run(mode, func(t *testing.T) {
+			r := newAtExitRecorder()
+			argv := []string{"sh", "-c", "exit 3"}
+			var c *Child
+			if mode == "parked" {
+				c, err = StartChildWith(argv, ChildOptions{AtExit: r.atExit})
+			} else {
+				c, err = startTraced(sh, argv, r.atExit)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Release(); err != nil {
+				t.Fatal(err)
+			}
+			waitDone(t, c)
+			if got := exitCode(t, c); got != 3 {
+				t.Errorf("exit status %d, want 3", got)
+			}
+			if len(r.calls) != 1 {
+				t.Fatalf("AtExit called %d times, want 1", len(r.calls))
+			}
+			if pid := <-r.calls; pid != c.PID() {
+				t.Errorf("AtExit(%d), want the command's pid %d", pid, c.PID())
+			}
+			if m := <-r.maps; !strings.Contains(m, "[stack]") || !strings.Contains(m, "r-xp") {
+				t.Errorf("AtExit could not read the mappings:\n%s", m)
+			}
+		})
+	}
+}
+
+// Signals reach a traced command as they would an untraced one: a
+// handled one runs its handler, a stop signal stops it until SIGCONT.
+func TestChildAtExitSignals(t *testing.T) {
+	requirePtrace(t)
+	r := newAtExitRecorder()
+	c, err := StartChildWith([]string{"sh", "-c", `trap 'exit 5' USR1; kill -USR1 $$; sleep 5; exit 1`}, ChildOptions{AtExit: r.atExit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Release()
+	waitDone(t, c)
+	if got := exitCode(t, c); got != 5 {
+		t.Errorf("trapped signal: exit status %d, want 5", got)
+	}
+	if len(r.calls) != 1 {
+		t.Errorf("AtExit called %d times, want 1", len(r.calls))
+	}
+
+	c, err = StartChildWith([]string{"sh", "-c", `kill -STOP $$; exit 4`}, ChildOptions{AtExit: r.atExit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Release()
+	// Stopped, it stays so.
+	deadline := time.Now().Add(5 * time.Second)
+	for !processStopped(c.PID()) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if !processStopped(c.PID()) {
+		t.Fatal("SIGSTOP did not stop the command")
+	}
+	syscall.Kill(c.PID(), syscall.SIGCONT)
+	waitDone(t, c)
+	if got := exitCode(t, c); got != 4 {
+		t.Errorf("continued: exit status %d, want 4", got)
+	}
+}
+
+// processStopped reads the state of pid from /proc/PID/stat.
+func processStopped(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && (s[i+2] == 'T' || s[i+2] == 't')
+}
+
+// Abandoned before Release, the parking shell exits without AtExit;
+// after Release, a killed command ends the trace.
+func TestChildAtExitAbandon(t *testing.T) {
+	requirePtrace(t)
+	r := newAtExitRecorder()
+	c, err := StartChildWith([]string{"true"}, ChildOptions{AtExit: r.atExit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Abandon()
+	if got := exitCode(t, c); got != 127 {
+		t.Errorf("abandoned: exit status %d, want 127", got)
+	}
+	if len(r.calls) != 0 {
+		t.Errorf("AtExit called for the parking shell")
+	}
+
+	c, err = StartChildWith([]string{"sleep", "30"}, ChildOptions{AtExit: r.atExit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Release()
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	c.Abandon()
+	if time.Since(start) > 10*time.Second {
+		t.Error("Abandon did not kill the running command")
+	}
+	if c.Err() == nil {
+		t.Error("killed command reports success")
 	}
 }

@@ -7,8 +7,8 @@
 // User-space symbolisation keeps what it has read: parsed ELF files are
 // shared across processes (keyed by device, inode and modification time),
 // and a process's mappings are kept from the first lookup (or an explicit
-// Snapshot) on, so addresses captured from a process that has exited by
-// the time they are printed still resolve.
+// Snapshot, or Keep while it exits) on, so addresses captured from a
+// process that has exited by the time they are printed still resolve.
 package symtab
 
 // Symbol is a named address: a kernel or user-space function (or object).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -16,21 +17,41 @@ import (
 )
 
 // Resolver symbolises user-space addresses of any number of processes. It
-// keeps each process's mappings from its first use (or Snapshot) on, and
-// shares parsed ELF files among processes. It is safe for concurrent use.
+// keeps each process's mappings from its first use (or Snapshot, or Keep)
+// on, and shares parsed ELF files among processes. It is safe for
+// concurrent use.
+//
+// What it keeps is bounded: at most MaxProcesses snapshots (the oldest
+// of live processes go first, those Keep took at an exit last), and the
+// files no kept snapshot maps are dropped once there are more than
+// MaxFiles.
 type Resolver struct {
 	mu    sync.Mutex
 	files map[fileKey]*fileEntry
 	procs map[int]*Process
 	// refresh is how long a snapshot is trusted before a lookup that finds
 	// no mapping reads the process's mappings again (it may have mapped
-	// more libraries since).
+	// more libraries since); also how long a process that could not be
+	// read is not tried again.
 	refresh time.Duration
+	// maxProcs and maxFiles bound procs and files; files are pruned when
+	// they reach pruneAt.
+	maxProcs, maxFiles, pruneAt int
 }
+
+// Default bounds of a Resolver's cache. A snapshot is a few hundred
+// mappings at most; a parsed file is its symbol names and addresses.
+const (
+	MaxProcesses = 1024
+	MaxFiles     = 512
+)
 
 // NewResolver returns an empty Resolver.
 func NewResolver() *Resolver {
-	return &Resolver{files: map[fileKey]*fileEntry{}, procs: map[int]*Process{}, refresh: time.Second}
+	return &Resolver{
+		files: map[fileKey]*fileEntry{}, procs: map[int]*Process{}, refresh: time.Second,
+		maxProcs: MaxProcesses, maxFiles: MaxFiles, pruneAt: MaxFiles,
+	}
 }
 
 // fileKey names one version of one file: a file replaced on disk (a new
@@ -102,6 +123,25 @@ func (e *fileEntry) addPaths(paths ...string) {
 	}
 }
 
+// reachable reports whether the file can be opened by a path that does
+// not go through /proc/PID, which disappears with the process.
+func (e *fileEntry) reachable() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.table != nil || e.key.vdso {
+		return true
+	}
+	for _, p := range e.paths {
+		if strings.HasPrefix(p, "/proc/") {
+			continue
+		}
+		if fi, err := os.Stat(p); err == nil && keyOfInfo(fi) == e.key {
+			return true
+		}
+	}
+	return false
+}
+
 func keyOf(f *os.File) (fileKey, error) {
 	fi, err := f.Stat()
 	if err != nil {
@@ -123,9 +163,16 @@ func keyOfInfo(fi os.FileInfo) fileKey {
 type Process struct {
 	PID   int
 	Taken time.Time
+	// Final is set on a snapshot taken as the process exited (Keep): it
+	// is never replaced by a later read of the pid, which would be another
+	// process's.
+	Final bool
 
 	maps  []procmaps.Mapping // file-backed and [vdso] mappings, by address
 	files []*fileEntry       // files[i] backs maps[i]; nil if unreadable
+	// err is why the process could not be read, for a placeholder that
+	// spares retrying for a while; maps is empty then.
+	err error
 }
 
 // Snapshot reads the mappings of process pid now, replacing any snapshot
@@ -133,18 +180,22 @@ type Process struct {
 // except for files that are already deleted (reachable only through the
 // live process) and the vDSO, which are read now.
 func (r *Resolver) Snapshot(pid int) (*Process, error) {
+	return r.snapshot(pid, false)
+}
+
+func (r *Resolver) snapshot(pid int, final bool) (*Process, error) {
 	if pid <= 0 {
 		return nil, fmt.Errorf("invalid pid %d", pid)
 	}
 	ms, err := procmaps.Read(pid)
 	if err != nil {
-		return nil, err
+		return nil, r.failed(pid, err)
 	}
 	root, err := attach.ProcessRoot(pid)
 	if err != nil {
-		return nil, err
+		return nil, r.failed(pid, err)
 	}
-	p := &Process{PID: pid, Taken: time.Now()}
+	p := &Process{PID: pid, Taken: time.Now(), Final: final}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, m := range ms {
@@ -161,7 +212,80 @@ func (r *Resolver) Snapshot(pid int) (*Process, error) {
 		p.files = append(p.files, e)
 	}
 	r.procs[pid] = p
+	r.trim()
 	return p, nil
+}
+
+// failed notes that pid could not be read, so that lookups in it do not
+// try again for a while, and returns err.
+func (r *Resolver) failed(pid int, err error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.procs[pid]; ok && (old.Final || old.err == nil) {
+		// Keep what was read while it ran.
+		return err
+	}
+	r.procs[pid] = &Process{PID: pid, Taken: time.Now(), err: err}
+	r.trim()
+	return err
+}
+
+// Keep takes the last snapshot of process pid, which is exiting (held at
+// its exit, e.g. by a ptrace stop, while /proc/PID still shows its
+// mappings), so that its addresses resolve after it is gone. The symbol
+// tables of the files that will not be reachable then (deleted files,
+// files of another mount namespace) are read now; the others on first
+// use, as for any snapshot. The snapshot is Final: later lookups never
+// read the pid again.
+func (r *Resolver) Keep(pid int) (*Process, error) {
+	p, err := r.snapshot(pid, true)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for i, e := range p.files {
+		if e == nil || e.reachable() {
+			continue
+		}
+		if _, err := e.load(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p.maps[i].Path, err))
+		}
+	}
+	return p, errors.Join(errs...)
+}
+
+// trim enforces the bounds. r.mu is held.
+func (r *Resolver) trim() {
+	for len(r.procs) > r.maxProcs {
+		// The oldest placeholder or live snapshot goes first: it can be
+		// read again while the process lives. Final ones only when there
+		// is nothing else.
+		var victim *Process
+		for _, p := range r.procs {
+			if victim == nil || victim.Final && !p.Final ||
+				victim.Final == p.Final && p.Taken.Before(victim.Taken) {
+				victim = p
+			}
+		}
+		delete(r.procs, victim.PID)
+	}
+	if len(r.files) < r.pruneAt {
+		return
+	}
+	used := map[*fileEntry]bool{}
+	for _, p := range r.procs {
+		for _, e := range p.files {
+			used[e] = true
+		}
+	}
+	for k, e := range r.files {
+		if !used[e] {
+			delete(r.files, k)
+		}
+	}
+	// Files the kept snapshots map stay; prune again only once as many
+	// more have come, so that each file added costs O(1) on average.
+	r.pruneAt = max(r.maxFiles, 2*len(r.files))
 }
 
 // fileEntryFor finds or makes the entry of the file mapping m of process
@@ -221,13 +345,17 @@ func (r *Resolver) vdsoEntry(pid int, m procmaps.Mapping) *fileEntry {
 	return e
 }
 
-// Process returns the snapshot of pid, taking it now if there is none.
+// Process returns the snapshot of pid, taking it now if there is none
+// (or if the last attempt failed more than a second ago).
 func (r *Resolver) Process(pid int) (*Process, error) {
 	r.mu.Lock()
 	p, ok := r.procs[pid]
 	r.mu.Unlock()
-	if ok {
+	if ok && p.err == nil {
 		return p, nil
+	}
+	if ok && time.Since(p.Taken) <= r.refresh {
+		return nil, p.err
 	}
 	return r.Snapshot(pid)
 }
@@ -248,7 +376,7 @@ func (r *Resolver) Lookup(pid int, addr uint64) (Symbol, uint64, bool) {
 	if err != nil {
 		return Symbol{}, 0, false
 	}
-	if _, ok := procmaps.Find(p.maps, addr); !ok && time.Since(p.Taken) > r.refresh {
+	if _, ok := procmaps.Find(p.maps, addr); !ok && !p.Final && time.Since(p.Taken) > r.refresh {
 		if np, err := r.Snapshot(pid); err == nil {
 			p = np
 		}

@@ -47,7 +47,7 @@ func Run(ctx context.Context, p *codegen.Program, o Options) (code int, err erro
 		return 1, errors.New("-c and -p cannot be used together")
 	}
 	if len(o.Command) > 0 && !o.DryRun {
-		if child, err = session.StartChild(o.Command); err != nil {
+		if child, err = session.StartChildWith(o.Command, sysSymbols.childOptions(p)); err != nil {
 			return 1, err
 		}
 		// However the run ends, the command does not outlive it (bpftrace

@@ -8,6 +8,7 @@ import (
 	"github.com/wagglebpf/waggle/lang/ast"
 	"github.com/wagglebpf/waggle/lang/codegen"
 	"github.com/wagglebpf/waggle/lang/sema"
+	"github.com/wagglebpf/waggle/session"
 
 	"github.com/wagglebpf/waggle/internal/symtab"
 	"github.com/wagglebpf/waggle/lang/output"
@@ -56,6 +57,20 @@ func (s *symbols) resolver() *symtab.Resolver {
 		s.user = symtab.NewResolver()
 	}
 	return s.user
+}
+
+// childOptions say how to start the -c command of p: when p prints user
+// symbols, the command is held at its exit while its mappings are read,
+// so that what it captured resolves after it is gone (the maps print at
+// the end, when it has exited). Scripts without user symbols pay nothing.
+func (s *symbols) childOptions(p *codegen.Program) session.ChildOptions {
+	if !usesUserSymbols(p) {
+		return session.ChildOptions{}
+	}
+	return session.ChildOptions{AtExit: func(pid int) {
+		// Best effort: what cannot be read prints in hex.
+		s.resolver().Keep(pid)
+	}}
 }
 
 // kernelAddress resolves kaddr("name").
