@@ -136,6 +136,10 @@ var BuiltinHelpers = map[int32]HelperSig{
 	120: tracing("bpf_get_ns_current_pid_tgid", ArgAnything, ArgAnything, ArgUninitMem, ArgSize),
 	123: tracing("bpf_get_current_ancestor_cgroup_id", ArgAnything),
 	125: {Name: "bpf_ktime_get_boot_ns"},
+	// The kernel allows bpf_d_path in tracing programs attached to an
+	// allow-list of functions, and takes a BTF pointer to a struct path;
+	// the verifier checks the buffer, the attach point is the kernel's.
+	147: {Name: "bpf_d_path", Args: []ArgType{ArgAnything, ArgUninitMem, ArgSize}, Types: []ebpf.ProgramType{ebpf.Tracing}, Privileged: true},
 	130: {Name: "bpf_ringbuf_output", Args: []ArgType{ArgMapPtr, ArgMem, ArgSizeOrZero, ArgAnything}, MapTypes: []ebpf.MapType{ebpf.RingBuf}},
 	131: {Name: "bpf_ringbuf_reserve", Args: []ArgType{ArgMapPtr, ArgConstAllocSize, ArgAnything}, Ret: RetMemOrNull, MapTypes: []ebpf.MapType{ebpf.RingBuf}},
 	132: {Name: "bpf_ringbuf_submit", Args: []ArgType{ArgReleaseMem, ArgAnything}, Ret: RetVoid},

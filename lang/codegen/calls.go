@@ -133,6 +133,8 @@ func (g *gen) call(e *ast.Call) (*val, error) {
 		return g.symAddr(e)
 	case "strftime", "buf", "ntop", "pton", "macaddr", "strerror", "syscall_name", "kptr", "uptr", "join":
 		return g.bytesCall(e)
+	case "path":
+		return g.path(e)
 	}
 	return nil, g.errorf(e, "%s() is not supported yet", e.Func)
 }
@@ -145,16 +147,26 @@ func (g *gen) str(e *ast.Call) (*val, error) {
 	if src.Type().Kind == ast.KindString {
 		return g.expr(src)
 	}
+	t := e.Type()
+	buf := &val{t: t, off: g.stack.alloc(layout.Size(t))}
+	return buf, g.strTo(e, buf.off, layout.Size(t))
+}
+
+// strTo reads str()'s string into size bytes at R10+off (at least its
+// type's layout size), zero-padded.
+func (g *gen) strTo(e *ast.Call, off int16, size int) error {
+	src := e.Args[0]
 	p, err := g.expr(src)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	t := e.Type()
-	buf := g.buffer(t)
+	g.zero(off, (size+7)&^7)
+	buf := &val{t: t, off: off}
 	var n *val
 	if len(e.Args) == 2 {
 		if n, err = g.expr(e.Args[1]); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	rp := g.regs.use(p.i)
@@ -185,7 +197,8 @@ func (g *gen) str(e *ast.Call) (*val, error) {
 		asm.Add.Imm(asm.R1, int32(buf.off)),
 		fn.Call(),
 	)
-	return buf, nil
+	g.checkHelper(fn)
+	return nil
 }
 
 // userPointer decides whether a pointer read should use the user-memory
@@ -216,20 +229,14 @@ func (g *gen) record(kind layout.RecordKind, index int64, args []ast.Expr) error
 	off := g.stack.alloc(size)
 	offs := layout.Offsets(tuple)
 	for i, a := range args {
-		v, err := g.expr(a)
-		if err != nil {
+		// Straight into the record: comm and str() are written there by
+		// their helpers, with no copy.
+		if err := g.exprTo(a, off+layout.RecordHeader+int16(offs[i]), tuple.Elems[i]); err != nil {
 			return err
 		}
-		g.storeAt(off+layout.RecordHeader+int16(offs[i]), tuple.Elems[i], v)
-		if !v.isBuf() {
-			g.regs.free(v.i)
-		}
 	}
-	g.emit(
-		stImm(asm.RFP, off, int64(kind)),
-		asm.LoadImm(asm.R1, index, asm.DWord),
-		asm.StoreMem(asm.RFP, off+8, asm.R1, asm.DWord),
-	)
+	g.emit(stImm(asm.RFP, off, int64(kind)))
+	g.storeConst(off+8, index)
 	g.output(off, size)
 	return nil
 }

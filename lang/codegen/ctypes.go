@@ -461,3 +461,38 @@ func (g *gen) recordField(e *ast.FieldExpr) (*val, error) {
 	}
 	return intVal(t, v), nil
 }
+
+// path compiles path(p[, size]) to bpf_d_path into a string buffer; a
+// struct path held in memory is passed by its address.
+func (g *gen) path(e *ast.Call) (*val, error) {
+	var p *ival
+	if e.Args[0].Type().Kind == ast.KindRecord {
+		addr, _, err := g.address(e.Args[0])
+		if err != nil {
+			return nil, err
+		}
+		p = addr
+	} else {
+		v, err := g.expr(e.Args[0])
+		if err != nil {
+			return nil, err
+		}
+		p = v.i
+	}
+	t := e.Type()
+	buf := g.buffer(t)
+	if p.isImm {
+		g.emit(asm.LoadImm(asm.R1, p.imm, asm.DWord))
+	} else {
+		g.emit(asm.Mov.Reg(asm.R1, g.regs.use(p)))
+		g.regs.free(p)
+	}
+	g.emit(
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, int32(buf.off)),
+		asm.Mov.Imm(asm.R3, int32(t.Size)),
+		asm.FnDPath.Call(),
+	)
+	g.checkHelper(asm.FnDPath)
+	return buf, nil
+}

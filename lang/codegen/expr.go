@@ -163,6 +163,15 @@ func (g *gen) call0(fn asm.BuiltinFunc, t *ast.Type) *val {
 	return intVal(t, v)
 }
 
+// call0Low calls a helper with no arguments and returns the low 32 bits
+// of R0 in a new value (a 32-bit move zero-extends).
+func (g *gen) call0Low(fn asm.BuiltinFunc, t *ast.Type) *val {
+	g.emit(fn.Call())
+	v := g.regs.newVal()
+	g.emit(asm.Mov.Reg32(v.reg, asm.R0))
+	return intVal(t, v)
+}
+
 // global reads slot i of the globals map.
 func (g *gen) global(i int32, t *ast.Type) *val {
 	key := g.stack.alloc(8)
@@ -189,20 +198,18 @@ func (g *gen) builtin(e *ast.Ident) (*val, error) {
 	case "kstack", "ustack":
 		return g.stackID(t), nil
 	case "pid", "tid":
-		v := g.call0(asm.FnGetCurrentPidTgid, t)
-		if e.Name == "pid" {
-			g.emit(asm.RSh.Imm(v.i.reg, 32))
-		} else {
-			g.emit(asm.Mov.Reg32(v.i.reg, v.i.reg))
+		if e.Name == "tid" {
+			return g.call0Low(asm.FnGetCurrentPidTgid, t), nil
 		}
+		v := g.call0(asm.FnGetCurrentPidTgid, t)
+		g.emit(asm.RSh.Imm(v.i.reg, 32))
 		return v, nil
 	case "uid", "gid":
-		v := g.call0(asm.FnGetCurrentUidGid, t)
-		if e.Name == "gid" {
-			g.emit(asm.RSh.Imm(v.i.reg, 32))
-		} else {
-			g.emit(asm.Mov.Reg32(v.i.reg, v.i.reg))
+		if e.Name == "uid" {
+			return g.call0Low(asm.FnGetCurrentUidGid, t), nil
 		}
+		v := g.call0(asm.FnGetCurrentUidGid, t)
+		g.emit(asm.RSh.Imm(v.i.reg, 32))
 		return v, nil
 	case "cpu":
 		return g.call0(asm.FnGetSmpProcessorId, t), nil
@@ -232,7 +239,15 @@ func (g *gen) builtin(e *ast.Ident) (*val, error) {
 	case "ncpus":
 		return intVal(t, imm(int64(g.opts.NCPUs))), nil
 	case "comm":
-		buf := g.buffer(t)
+		// bpf_get_current_comm fills the whole buffer, NUL-padded (its
+		// argument is uninitialised memory): it needs no zeroing unless
+		// the layout rounds it up.
+		var buf *val
+		if layout.Size(t) == t.Size {
+			buf = &val{t: t, off: g.stack.alloc(t.Size)}
+		} else {
+			buf = g.buffer(t)
+		}
 		g.emit(
 			asm.Mov.Reg(asm.R1, asm.RFP),
 			asm.Add.Imm(asm.R1, int32(buf.off)),
@@ -568,11 +583,6 @@ func (g *gen) strEqual(e *ast.Binary) (*val, error) {
 
 func (g *gen) ternary(e *ast.Ternary) (*val, error) {
 	t := e.Type()
-	c, err := g.expr(e.Cond)
-	if err != nil {
-		return nil, err
-	}
-	elseL, done := g.newLabel("else"), g.newLabel("tdone")
 	// The result is written on both paths into one stack place.
 	var out *val
 	if isBufType(t) {
@@ -580,44 +590,183 @@ func (g *gen) ternary(e *ast.Ternary) (*val, error) {
 	} else {
 		out = &val{t: t, off: g.stack.alloc(8)}
 	}
-	store := func(v *val) {
-		if isBufType(t) {
-			g.storeAt(out.off, t, v)
-			return
+	if e.Then != nil {
+		if err := g.ternaryTo(e, func(v *val) { g.storeAt(out.off, t, v) }); err != nil {
+			return nil, err
 		}
-		r := g.regs.use(v.i)
-		g.emit(asm.StoreMem(asm.RFP, out.off, r, asm.DWord))
-		g.regs.free(v.i)
-	}
-	rc := g.regs.use(c.i)
-	if e.Then == nil {
-		// x ?: y is x when x is not zero.
-		g.emit(asm.StoreMem(asm.RFP, out.off, rc, asm.DWord))
-		g.regs.spillAll()
-		g.emit(asm.JNE.Imm(rc, 0, done))
 	} else {
-		g.regs.spillAll()
-		g.emit(asm.JEq.Imm(rc, 0, elseL))
-		a, err := g.expr(e.Then)
+		// x ?: y is x when x is not zero.
+		c, err := g.expr(e.Cond)
 		if err != nil {
 			return nil, err
 		}
-		store(a)
+		done := g.newLabel("tdone")
+		rc := g.regs.use(c.i)
+		g.emit(asm.StoreMem(asm.RFP, out.off, rc, asm.DWord))
+		g.regs.free(c.i) // its register still holds it for the jump
 		g.regs.spillAll()
-		g.emit(asm.Ja.Label(done))
-		g.place(elseL)
+		g.emit(asm.JNE.Imm(rc, 0, done))
+		b, err := g.expr(e.Else)
+		if err != nil {
+			return nil, err
+		}
+		g.storeAt(out.off, t, b)
+		if !b.isBuf() {
+			g.regs.free(b.i)
+		}
+		g.regs.spillAll()
+		g.place(done)
 	}
-	b, err := g.expr(e.Else)
-	if err != nil {
-		return nil, err
-	}
-	store(b)
-	g.regs.spillAll()
-	g.place(done)
 	if isBufType(t) {
 		return out, nil
 	}
 	return g.loadInt(out.off, t), nil
+}
+
+// ternaryTo generates c ? a : b (b alone when c is false), handing the
+// value of the arm that runs to store, which writes it where the two
+// paths meet: a variable, a key or a record field directly.
+func (g *gen) ternaryTo(e *ast.Ternary, store func(v *val)) error {
+	elseL, done := g.newLabel("else"), g.newLabel("tdone")
+	// Values of the enclosing expression wait on the stack, where both
+	// paths leave them.
+	g.regs.spillAll()
+	if err := g.branch(e.Cond, elseL, false); err != nil {
+		return err
+	}
+	arm := func(x ast.Expr) error {
+		v, err := g.expr(x)
+		if err != nil {
+			return err
+		}
+		store(v)
+		if !v.isBuf() {
+			g.regs.free(v.i)
+		}
+		g.regs.spillAll()
+		return nil
+	}
+	if err := arm(e.Then); err != nil {
+		return err
+	}
+	g.jump(done)
+	g.place(elseL)
+	if err := arm(e.Else); err != nil {
+		return err
+	}
+	g.place(done)
+	return nil
+}
+
+// Jumps of the comparisons (unsigned, signed), and the comparison that
+// is true exactly when another is false.
+var (
+	cmpJumps = map[string][2]asm.JumpOp{
+		"==": {asm.JEq, asm.JEq}, "!=": {asm.JNE, asm.JNE},
+		"<": {asm.JLT, asm.JSLT}, "<=": {asm.JLE, asm.JSLE},
+		">": {asm.JGT, asm.JSGT}, ">=": {asm.JGE, asm.JSGE},
+	}
+	cmpNegated = map[string]string{"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
+)
+
+// branch jumps to label when e is true (not zero) if when is set, when
+// it is false otherwise, and falls through in the other case. Conditions
+// (predicates, if, while, ternaries) go through it: comparisons, !, &&,
+// || and map reads become jumps without a 0 or 1 in a register. Values
+// of an enclosing expression must be on the stack already (spillAll),
+// as the paths meet at label.
+func (g *gen) branch(e ast.Expr, label string, when bool) error {
+	defer g.at(e)()
+	_, isConst := g.constant(e)
+	if !isConst && !isMemory(e) {
+		switch x := e.(type) {
+		case *ast.Unary:
+			if x.Op == "!" {
+				return g.branch(x.X, label, !when)
+			}
+		case *ast.Binary:
+			switch x.Op {
+			case "&&", "||":
+				if when != (x.Op == "&&") {
+					// false of &&, true of ||: either operand decides.
+					if err := g.branch(x.X, label, when); err != nil {
+						return err
+					}
+					return g.branch(x.Y, label, when)
+				}
+				skip := g.newLabel("cond")
+				if err := g.branch(x.X, skip, !when); err != nil {
+					return err
+				}
+				if err := g.branch(x.Y, label, when); err != nil {
+					return err
+				}
+				g.place(skip)
+				return nil
+			}
+			if pair, ok := cmpJumps[x.Op]; ok && x.X.Type().Kind != ast.KindString {
+				return g.branchCmp(x, pair, label, when)
+			}
+		case *ast.MapExpr:
+			if m := g.mapOf(x.Name); !isBufType(m.Value) && !(m.PerCPU && m.Value.IsAggregation()) {
+				// A missing key reads as 0.
+				key, err := g.mapKey(m, x.Keys)
+				if err != nil {
+					return err
+				}
+				g.lookup(m, key)
+				if when {
+					skip := g.newLabel("cond")
+					g.emit(asm.JEq.Imm(asm.R0, 0, skip), asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord), asm.JNE.Imm(asm.R1, 0, label))
+					g.place(skip)
+				} else {
+					g.emit(asm.JEq.Imm(asm.R0, 0, label), asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord), asm.JEq.Imm(asm.R1, 0, label))
+				}
+				return nil
+			}
+		}
+	}
+	v, err := g.expr(e)
+	if err != nil {
+		return err
+	}
+	r := g.regs.use(v.i)
+	g.regs.free(v.i)
+	if when {
+		g.emit(asm.JNE.Imm(r, 0, label))
+	} else {
+		g.emit(asm.JEq.Imm(r, 0, label))
+	}
+	return nil
+}
+
+// branchCmp is branch for a comparison of two integers.
+func (g *gen) branchCmp(e *ast.Binary, pair [2]asm.JumpOp, label string, when bool) error {
+	x, err := g.expr(e.X)
+	if err != nil {
+		return err
+	}
+	y, err := g.expr(e.Y)
+	if err != nil {
+		return err
+	}
+	if !when {
+		pair = cmpJumps[cmpNegated[e.Op]]
+	}
+	jop := pair[0]
+	if !e.X.Type().IsUnsigned64() && !e.Y.Type().IsUnsigned64() {
+		jop = pair[1]
+	}
+	rx := g.regs.use(x.i)
+	if y.i.isImm && y.i.imm >= -1<<31 && y.i.imm < 1<<31 {
+		g.emit(jop.Imm(rx, int32(y.i.imm), label))
+	} else {
+		ry := g.regs.use(y.i)
+		g.emit(jop.Reg(rx, ry, label))
+		g.regs.free(y.i)
+	}
+	g.regs.free(x.i)
+	return nil
 }
 
 // divide generates x / y and x % y for a divisor that may be zero: as

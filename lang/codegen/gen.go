@@ -3,6 +3,7 @@ package codegen
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
@@ -136,13 +137,10 @@ func (g *gen) probe() (asm.Instructions, error) {
 	g.allocVars(p.Body)
 	if p.Pred != nil {
 		done := g.at(p.Pred)
-		v, err := g.expr(p.Pred)
-		if err != nil {
+		if err := g.branch(p.Pred, g.exitLabel, false); err != nil {
 			return nil, err
 		}
-		r := g.regs.use(v.i)
-		g.emit(asm.JEq.Imm(r, 0, g.exitLabel))
-		g.regs.free(v.i)
+		g.regs.freeAll()
 		done()
 	}
 	if err := g.block(p.Body); err != nil {
@@ -177,10 +175,13 @@ func (g *gen) probe() (asm.Instructions, error) {
 			g.insns[i] = in.WithReference(target)
 		}
 	}
+	prologue := true
 	if !g.usesContext() {
 		// Nothing reads the context: drop the prologue that saved it.
 		g.insns, g.pos = g.insns[1:], g.pos[1:]
+		prologue = false
 	}
+	g.peephole(prologue)
 	if g.needLenCallback || len(g.subprogs) > 0 {
 		g.insns[0] = btf.WithFuncMetadata(g.insns[0], &btf.Func{
 			Name: "probe", Linkage: btf.GlobalFunc,
@@ -295,6 +296,16 @@ func (g *gen) allocVars(b *ast.Block) {
 		}
 	}
 	walk(b)
+	var pred ast.Expr
+	if b == g.inst.Probe.Body {
+		pred = g.inst.Probe.Pred
+	}
+	written := writtenFirst(b, pred)
+	kinds := map[string]int{}
+	for k := range sizes {
+		name, _, _ := strings.Cut(k, "|")
+		kinds[name]++
+	}
 	for _, k := range sortedKeys(sizes) {
 		t := sizes[k]
 		if _, ok := g.vars[k]; ok {
@@ -302,8 +313,58 @@ func (g *gen) allocVars(b *ast.Block) {
 		}
 		off := g.stack.alloc(layout.Size(t))
 		g.vars[k] = varSlot{off: off, t: t}
+		// A slot that an assignment fills whole before anything reads it
+		// needs no clearing.
+		name, _, _ := strings.Cut(k, "|")
+		if written[name] && kinds[name] == 1 && layout.Size(t)%8 == 0 {
+			continue
+		}
 		g.zero(off, layout.Size(t))
 	}
+}
+
+// writtenFirst finds the variables whose first mention in b (after the
+// predicate pred, when not nil) is a plain assignment (= or let with a
+// value) at the top level of b, whose value does not mention them: such
+// an assignment runs before any read of the variable, and storeVar
+// writes the variable's whole slot.
+func writtenFirst(b *ast.Block, pred ast.Expr) map[string]bool {
+	seen := map[string]bool{}
+	mention := func(n ast.Node) {
+		ast.Inspect(n, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.VarExpr:
+				seen[n.Name] = true
+			case *ast.VarDecl:
+				seen[n.Name] = true
+			}
+			return true
+		})
+	}
+	if pred != nil {
+		mention(pred)
+	}
+	written := map[string]bool{}
+	for _, s := range b.Stmts {
+		var name string
+		var value ast.Expr
+		switch s := s.(type) {
+		case *ast.AssignStmt:
+			if v, ok := s.Target.(*ast.VarExpr); ok && s.Op == "=" {
+				name, value = v.Name, s.Value
+			}
+		case *ast.VarDecl:
+			name, value = s.Name, s.Value
+		}
+		if value != nil && !seen[name] {
+			mention(value)
+			if !seen[name] {
+				written[name] = true
+			}
+		}
+		mention(s)
+	}
+	return written
 }
 
 // declType is the type a let declaration gives its variable.
@@ -373,6 +434,9 @@ func (g *gen) stmt(s ast.Stmt) error {
 		if s.Value == nil {
 			return nil
 		}
+		if tern, ok := s.Value.(*ast.Ternary); ok && tern.Then != nil {
+			return g.ternaryToVar(s.Name, g.declType(s), tern)
+		}
 		v, err := g.expr(s.Value)
 		if err != nil {
 			return err
@@ -385,16 +449,13 @@ func (g *gen) stmt(s ast.Stmt) error {
 	case *ast.WhileStmt:
 		top, end := g.newLabel("while"), g.newLabel("endwhile")
 		g.place(top)
-		c, err := g.expr(s.Cond)
-		if err != nil {
+		if err := g.branch(s.Cond, end, false); err != nil {
 			return err
 		}
-		r := g.regs.use(c.i)
-		g.emit(asm.JEq.Imm(r, 0, end))
 		g.regs.freeAll()
 		g.breakLabel = append(g.breakLabel, end)
 		g.continueLabel = append(g.continueLabel, top)
-		err = g.block(s.Body)
+		err := g.block(s.Body)
 		g.breakLabel = g.breakLabel[:len(g.breakLabel)-1]
 		g.continueLabel = g.continueLabel[:len(g.continueLabel)-1]
 		if err != nil {
@@ -428,13 +489,10 @@ func (g *gen) stmt(s ast.Stmt) error {
 }
 
 func (g *gen) ifStmt(s *ast.IfStmt) error {
-	c, err := g.expr(s.Cond)
-	if err != nil {
+	elseL, endL := g.newLabel("else"), g.newLabel("endif")
+	if err := g.branch(s.Cond, elseL, false); err != nil {
 		return err
 	}
-	elseL, endL := g.newLabel("else"), g.newLabel("endif")
-	r := g.regs.use(c.i)
-	g.emit(asm.JEq.Imm(r, 0, elseL))
 	g.regs.freeAll()
 	if err := g.block(s.Then); err != nil {
 		return err
@@ -450,6 +508,16 @@ func (g *gen) ifStmt(s *ast.IfStmt) error {
 		g.place(endL)
 	}
 	return nil
+}
+
+// ternaryToVar assigns c ? a : b to a variable: each arm stores its
+// value into the variable's slot.
+func (g *gen) ternaryToVar(name string, t *ast.Type, e *ast.Ternary) error {
+	if _, err := g.slot(name, t); err != nil {
+		return err
+	}
+	defer g.at(e)()
+	return g.ternaryTo(e, func(v *val) { g.storeVar(name, t, v) })
 }
 
 // storeVar writes a value into a scratch variable of type t.
@@ -516,6 +584,15 @@ func (g *gen) exprTo(e ast.Expr, off int16, t *ast.Type) error {
 		)
 		return nil
 	}
+	if c, ok := e.(*ast.Call); ok && c.Func == "str" && c.Args[0].Type().Kind != ast.KindString &&
+		t.Kind == ast.KindString && layout.Size(t) >= layout.Size(c.Type()) {
+		defer g.at(e)()
+		return g.strTo(c, off, layout.Size(t))
+	}
+	if c, ok := e.(*ast.Ternary); ok && c.Then != nil {
+		defer g.at(e)()
+		return g.ternaryTo(c, func(v *val) { g.storeAt(off, t, v) })
+	}
 	v, err := g.expr(e)
 	if err != nil {
 		return err
@@ -525,6 +602,15 @@ func (g *gen) exprTo(e ast.Expr, off int16, t *ast.Type) error {
 		g.regs.free(v.i)
 	}
 	return nil
+}
+
+// storeConst writes the 64-bit constant k at R10+off.
+func (g *gen) storeConst(off int16, k int64) {
+	if k >= -1<<31 && k < 1<<31 {
+		g.emit(stImm(asm.RFP, off, k))
+		return
+	}
+	g.emit(asm.LoadImm(asm.R1, k, asm.DWord), asm.StoreMem(asm.RFP, off, asm.R1, asm.DWord))
 }
 
 func isBufType(t *ast.Type) bool {

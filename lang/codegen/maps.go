@@ -28,15 +28,31 @@ func keyBase(m *Map) int {
 }
 
 // mapKey builds the key of m[keys] in a stack buffer, with room for a
-// hist bucket index after it when the map holds a histogram.
+// hist bucket index after it when the map holds a histogram (zeroed
+// here: only aggregate writes it, with mapKeyFor).
 func (g *gen) mapKey(m *Map, keys []ast.Expr) (int16, error) {
+	return g.mapKeyFor(m, keys, false)
+}
+
+// mapKeyFor is mapKey; bucketWritten says the caller writes the hist
+// bucket index itself, so that it needs no zeroing.
+func (g *gen) mapKeyFor(m *Map, keys []ast.Expr, bucketWritten bool) (int16, error) {
 	size := keyBase(m)
 	extra := 0
 	if m.Value.Kind == ast.KindHist || m.Value.Kind == ast.KindLHist {
 		extra = layout.HistKey
 	}
 	off := g.stack.alloc(size + extra)
-	g.zero(off, size+extra)
+	// The key's bytes are written whole below (every value is stored at
+	// its full layout size, buffers zero-padded), except without keys
+	// (the key is 0) and in padding between the elements of a key tuple:
+	// only those need clearing first.
+	if !keyFilled(m, keys) {
+		g.zero(off, size)
+	}
+	if extra > 0 && !bucketWritten {
+		g.zero(off+int16(size), extra)
+	}
 	switch {
 	case m.Key == nil:
 	case len(keys) == 1:
@@ -52,6 +68,28 @@ func (g *gen) mapKey(m *Map, keys []ast.Expr) (int16, error) {
 		}
 	}
 	return off, nil
+}
+
+// keyFilled reports whether building the key of m[keys] writes every
+// byte of it: a key of one value always does (storeAt and exprTo write a
+// value's whole layout size); a key of several does when its elements
+// leave no padding between or after them.
+func keyFilled(m *Map, keys []ast.Expr) bool {
+	switch {
+	case m.Key == nil:
+		return false
+	case len(keys) == 1:
+		return true
+	}
+	offs := layout.Offsets(m.Key)
+	end := 0
+	for i, et := range m.Key.Elems {
+		if offs[i] != end {
+			return false
+		}
+		end += layout.Size(et)
+	}
+	return end == layout.Size(m.Key)
 }
 
 // lookup emits map_lookup_elem(m, R10+key); R0 holds the result.
@@ -176,6 +214,9 @@ func (g *gen) assign(s *ast.AssignStmt) error {
 	switch target := s.Target.(type) {
 	case *ast.VarExpr:
 		if s.Op == "=" {
+			if tern, ok := s.Value.(*ast.Ternary); ok && tern.Then != nil {
+				return g.ternaryToVar(target.Name, target.Type(), tern)
+			}
 			v, err := g.expr(s.Value)
 			if err != nil {
 				return err
@@ -213,6 +254,23 @@ func (g *gen) assign(s *ast.AssignStmt) error {
 			res := g.arith(s.Op[:len(s.Op)-1], cur, v, !m.Value.IsUnsigned64())
 			return g.mapStore(m, target, res)
 		}
+		if sideEffectFree(s.Value) && allSideEffectFree(target.Keys) && !readsFields(s.Value) {
+			// Nothing to keep in order: the key first, then the value
+			// straight into its slot (mapStore parks the value first, as
+			// building the key may use every register). A value that
+			// reads the probe's arguments still goes first: reads of the
+			// context before any helper call let the context stay in R1.
+			key, err := g.mapKey(m, target.Keys)
+			if err != nil {
+				return err
+			}
+			valOff := g.stack.alloc(layout.Size(m.Value))
+			if err := g.exprTo(s.Value, valOff, m.Value); err != nil {
+				return err
+			}
+			g.update(m, key, valOff, bpfAny)
+			return nil
+		}
 		v, err := g.expr(s.Value)
 		if err != nil {
 			return err
@@ -220,6 +278,47 @@ func (g *gen) assign(s *ast.AssignStmt) error {
 		return g.mapStore(m, target, v)
 	}
 	return g.errorf(s, "cannot assign to this")
+}
+
+// sideEffectFree reports whether evaluating e changes nothing another
+// expression could see, so that it may be evaluated earlier or later: no
+// calls, no ++ or --, no macro bodies.
+func sideEffectFree(e ast.Expr) bool {
+	ok := true
+	ast.Inspect(e, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.Call, *ast.BlockExpr:
+			ok = false
+		case *ast.Unary:
+			if n.Op == "++" || n.Op == "--" {
+				ok = false
+			}
+		}
+		return ok
+	})
+	return ok
+}
+
+// readsFields reports whether e reads fields of something (the probe's
+// arguments, a struct).
+func readsFields(e ast.Expr) bool {
+	found := false
+	ast.Inspect(e, func(n ast.Node) bool {
+		if _, ok := n.(*ast.FieldExpr); ok {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+func allSideEffectFree(es []ast.Expr) bool {
+	for _, e := range es {
+		if !sideEffectFree(e) {
+			return false
+		}
+	}
+	return true
 }
 
 // arith computes x op y into x's register.
@@ -322,25 +421,50 @@ func (g *gen) aggregate(m *Map, target *ast.MapExpr, call *ast.Call) error {
 	// count, hist and lhist add one to their slot; the others add or
 	// compare their argument, parked on the stack while the key is built.
 	countsOne := t.Kind == ast.KindCount || t.Kind == ast.KindHist || t.Kind == ast.KindLHist
+	isHist := t.Kind == ast.KindHist || t.Kind == ast.KindLHist
 	var arg int16
+	// Without keys to build, the argument stays in a callee-saved
+	// register (argv) across the lookup instead of going to the stack.
+	var argv *ival
 	if len(call.Args) > 0 {
-		arg = g.stack.alloc(8)
-		if err := g.exprTo(call.Args[0], arg, ast.Int64); err != nil {
-			return err
+		if len(target.Keys) == 0 {
+			v, err := g.expr(call.Args[0])
+			if err != nil {
+				return err
+			}
+			argv = v.i
+			g.regs.use(argv)
+		} else {
+			arg = g.stack.alloc(8)
+			if err := g.exprTo(call.Args[0], arg, ast.Int64); err != nil {
+				return err
+			}
 		}
 	}
-	key, err := g.mapKey(m, target.Keys)
+	// loadArg gives a register holding the argument, loading it into r
+	// when it is on the stack.
+	loadArg := func(r asm.Register) asm.Register {
+		if argv != nil {
+			return argv.reg
+		}
+		g.emit(asm.LoadMem(r, asm.RFP, arg, asm.DWord))
+		return r
+	}
+	key, err := g.mapKeyFor(m, target.Keys, isHist)
 	if err != nil {
 		return err
 	}
-	if t.Kind == ast.KindHist || t.Kind == ast.KindLHist {
-		g.bucket(t, arg, key+int16(keyBase(m)))
+	if isHist {
+		// The bucket is computed in the argument's register, which
+		// nothing reads afterwards.
+		g.bucket(t, loadArg(asm.R1), key+int16(keyBase(m)))
 	}
 	g.lookup(m, key)
 	miss, done := g.newLabel("aggmiss"), g.newLabel("aggdone")
 	g.emit(asm.JEq.Imm(asm.R0, 0, miss))
+	src := asm.R1
 	if !countsOne {
-		g.emit(asm.LoadMem(asm.R1, asm.RFP, arg, asm.DWord))
+		src = loadArg(asm.R1)
 	}
 	// Per-CPU values: no other CPU writes them, plain updates suffice.
 	switch t.Kind {
@@ -348,10 +472,10 @@ func (g *gen) aggregate(m *Map, target *ast.MapExpr, call *ast.Call) error {
 		// Always one more.
 		g.emit(asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord), asm.Add.Imm(asm.R2, 1), asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord))
 	case ast.KindSum:
-		g.emit(asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord), asm.Add.Reg(asm.R2, asm.R1), asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord))
+		g.emit(asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord), asm.Add.Reg(asm.R2, src), asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord))
 	case ast.KindAvg, ast.KindStats:
 		g.emit(
-			asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord), asm.Add.Reg(asm.R2, asm.R1), asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord),
+			asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord), asm.Add.Reg(asm.R2, src), asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord),
 			asm.LoadMem(asm.R2, asm.R0, 8, asm.DWord), asm.Add.Imm(asm.R2, 1), asm.StoreMem(asm.R0, 8, asm.R2, asm.DWord),
 		)
 	case ast.KindMin, ast.KindMax:
@@ -375,22 +499,26 @@ func (g *gen) aggregate(m *Map, target *ast.MapExpr, call *ast.Call) error {
 			jop = asm.JLE
 		}
 		// keep when new >= cur (min) or new <= cur (max)
-		g.emit(jop.Reg(asm.R1, asm.R2, keep))
+		g.emit(jop.Reg(src, asm.R2, keep))
 		g.place(set)
-		g.emit(asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord), stImm(asm.R0, 8, 1))
+		g.emit(asm.StoreMem(asm.R0, 0, src, asm.DWord), stImm(asm.R0, 8, 1))
 		g.place(keep)
 	}
 	g.emit(asm.Ja.Label(done))
 	g.place(miss)
 	// First value on this CPU: insert the initial record.
-	init := g.stack.alloc(16)
+	// The record is the map's value size: 8 bytes for count, sum and
+	// the hist buckets, 16 for the others.
+	size := layout.Size(m.Value)
+	init := g.stack.alloc(size)
 	if countsOne {
 		g.emit(stImm(asm.RFP, init, 1))
 	} else {
-		g.emit(asm.LoadMem(asm.R1, asm.RFP, arg, asm.DWord), asm.StoreMem(asm.RFP, init, asm.R1, asm.DWord))
+		g.emit(asm.StoreMem(asm.RFP, init, loadArg(asm.R1), asm.DWord))
 	}
-	switch t.Kind {
-	case ast.KindAvg, ast.KindStats, ast.KindMin, ast.KindMax:
+	switch {
+	case size <= 8:
+	case t.Kind == ast.KindAvg || t.Kind == ast.KindStats || t.Kind == ast.KindMin || t.Kind == ast.KindMax:
 		g.emit(stImm(asm.RFP, init+8, 1))
 	default:
 		g.emit(stImm(asm.RFP, init+8, 0))
@@ -400,51 +528,90 @@ func (g *gen) aggregate(m *Map, target *ast.MapExpr, call *ast.Call) error {
 	return nil
 }
 
-// bucket computes the hist or lhist bucket of the value at R10+arg into
-// R10+dst, with bpftrace's numbering (see layout).
-func (g *gen) bucket(t *ast.Type, arg, dst int16) {
+// bucket computes the hist or lhist bucket of the value in v (R1 or a
+// pool register, which it overwrites) into R10+dst, with bpftrace's
+// numbering (see layout).
+func (g *gen) bucket(t *ast.Type, v asm.Register, dst int16) {
 	done := g.newLabel("bucket")
-	g.emit(asm.LoadMem(asm.R1, asm.RFP, arg, asm.DWord))
 	if t.Kind == ast.KindLHist {
 		// 0: below min; 1..n: [min + (i-1)*step, ...); n+1: max and above.
 		n := (t.Max - t.Min + t.Step - 1) / t.Step
-		g.emit(
-			asm.Mov.Imm(asm.R2, 0),
-			asm.LoadImm(asm.R3, t.Min, asm.DWord),
-			asm.JSLT.Reg(asm.R1, asm.R3, done),
-			asm.LoadImm(asm.R2, n+1, asm.DWord),
-			asm.LoadImm(asm.R3, t.Max, asm.DWord),
-			asm.JSGE.Reg(asm.R1, asm.R3, done),
-			asm.Mov.Reg(asm.R2, asm.R1),
-			asm.LoadImm(asm.R3, t.Min, asm.DWord),
-			asm.Sub.Reg(asm.R2, asm.R3),
-			asm.LoadImm(asm.R3, t.Step, asm.DWord),
-			asm.Div.Reg(asm.R2, asm.R3),
-			asm.Add.Imm(asm.R2, 1),
-		)
+		g.emit(asm.Mov.Imm(asm.R2, 0))
+		g.jumpConst(asm.JSLT, v, t.Min, done)
+		g.movConst(asm.R2, n+1)
+		g.jumpConst(asm.JSGE, v, t.Max, done)
+		g.emit(asm.Mov.Reg(asm.R2, v))
+		g.aluConst(asm.Sub, asm.R2, t.Min)
+		g.aluConst(asm.Div, asm.R2, t.Step) // v - min >= 0 here
+		g.emit(asm.Add.Imm(asm.R2, 1))
 		g.place(done)
 		g.emit(asm.StoreMem(asm.RFP, dst, asm.R2, asm.DWord))
 		return
 	}
-	// Log2: 0 for negatives, 1 for zero, 2 + floor(log2(v)) otherwise.
+	// Log2: 0 for negatives, 1 for zero, 2 + floor(log2(v)) otherwise,
+	// by binary search on v (positive here): v >= 1<<k adds k and shifts
+	// v right by k, for k = 32, 16, ..., 1.
 	g.emit(
 		asm.Mov.Imm(asm.R2, 0),
-		asm.JSLT.Imm(asm.R1, 0, done),
+		asm.JSLT.Imm(v, 0, done),
 		asm.Mov.Imm(asm.R2, 1),
-		asm.JEq.Imm(asm.R1, 0, done),
+		asm.JEq.Imm(v, 0, done),
 		asm.Mov.Imm(asm.R2, 2),
 	)
 	for _, shift := range []int32{32, 16, 8, 4, 2, 1} {
 		skip := g.newLabel("log2")
-		g.emit(
-			asm.Mov.Reg(asm.R3, asm.R1),
-			asm.RSh.Imm(asm.R3, shift),
-			asm.JEq.Imm(asm.R3, 0, skip),
-			asm.Mov.Reg(asm.R1, asm.R3),
-			asm.Add.Imm(asm.R2, shift),
-		)
+		if shift == 32 {
+			// 1<<32 does not fit in an immediate: test the high half.
+			g.emit(
+				asm.Mov.Reg(asm.R3, v),
+				asm.RSh.Imm(asm.R3, 32),
+				asm.JEq.Imm(asm.R3, 0, skip),
+				asm.Mov.Reg(v, asm.R3),
+			)
+		} else {
+			g.emit(asm.JLT.Imm(v, 1<<shift, skip))
+			if shift > 1 {
+				g.emit(asm.RSh.Imm(v, shift)) // the last shift is not needed
+			}
+		}
+		g.emit(asm.Add.Imm(asm.R2, shift))
 		g.place(skip)
 	}
 	g.place(done)
 	g.emit(asm.StoreMem(asm.RFP, dst, asm.R2, asm.DWord))
+}
+
+// fitsImm reports whether k is an instruction's 32-bit immediate, which
+// the CPU sign-extends to 64 bits.
+func fitsImm(k int64) bool { return k >= -1<<31 && k < 1<<31 }
+
+// movConst sets r to k, in one slot when k fits an immediate.
+func (g *gen) movConst(r asm.Register, k int64) {
+	if fitsImm(k) {
+		g.emit(asm.Mov.Imm(r, int32(k)))
+		return
+	}
+	g.emit(asm.LoadImm(r, k, asm.DWord))
+}
+
+// jumpConst jumps to label when v op k, through R3 when k does not fit
+// an immediate.
+func (g *gen) jumpConst(op asm.JumpOp, v asm.Register, k int64, label string) {
+	if fitsImm(k) {
+		g.emit(op.Imm(v, int32(k), label))
+		return
+	}
+	g.emit(asm.LoadImm(asm.R3, k, asm.DWord), op.Reg(v, asm.R3, label))
+}
+
+// aluConst computes r op= k, through R3 when k does not fit an
+// immediate.
+func (g *gen) aluConst(op asm.ALUOp, r asm.Register, k int64) {
+	// The verifier refuses a division by the immediate 0; by a register
+	// holding 0 it gives 0.
+	if fitsImm(k) && !(k == 0 && (op == asm.Div || op == asm.Mod)) {
+		g.emit(op.Imm(r, int32(k)))
+		return
+	}
+	g.emit(asm.LoadImm(asm.R3, k, asm.DWord), op.Reg(r, asm.R3))
 }

@@ -90,7 +90,12 @@ func (r *regalloc) use(v *ival) asm.Register {
 		v.id = r.nextID
 		v.reg = r.take(v)
 		v.inReg, v.isImm = true, false
-		r.g.emit(asm.LoadImm(v.reg, v.imm, asm.DWord))
+		if v.imm >= -1<<31 && v.imm < 1<<31 {
+			// mov sign-extends its 32-bit constant: one slot, not two.
+			r.g.emit(asm.Mov.Imm(v.reg, int32(v.imm)))
+		} else {
+			r.g.emit(asm.LoadImm(v.reg, v.imm, asm.DWord))
+		}
 	default:
 		r.nextID++
 		v.id = r.nextID

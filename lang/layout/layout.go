@@ -117,17 +117,17 @@ type RecordKind uint64
 
 // Record kinds.
 const (
-	RecordPrintf     RecordKind = iota + 1 // u64 format index, args tuple
-	RecordExit                             // u64 exit code
-	RecordPrint                            // u64 map index[, u64 top, u64 div]: print(@map[, top, div]); without them, 0 and 0
-	RecordClear                            // u64 map index: clear(@map)
-	RecordZero                             // u64 map index: zero(@map)
-	RecordTime                             // u64 format index: time(fmt)
-	RecordPrintValue                       // u64 value index, value: print(expr)
-	RecordCat                              // u64 format index, args tuple: cat()
-	RecordSystem                           // u64 format index, args tuple: system()
-	RecordJoin                             // u64 format index (the separator), then JoinArgs strings of JoinArgSize bytes: join()
-	RecordHelperError                      // u64 helper-error index, i64 return value: a helper failed (-k)
+	RecordPrintf      RecordKind = iota + 1 // u64 format index, args tuple
+	RecordExit                              // u64 exit code
+	RecordPrint                             // u64 map index[, u64 top, u64 div]: print(@map[, top, div]); without them, 0 and 0
+	RecordClear                             // u64 map index: clear(@map)
+	RecordZero                              // u64 map index: zero(@map)
+	RecordTime                              // u64 format index: time(fmt)
+	RecordPrintValue                        // u64 value index, value: print(expr)
+	RecordCat                               // u64 format index, args tuple: cat()
+	RecordSystem                            // u64 format index, args tuple: system()
+	RecordJoin                              // u64 format index (the separator), then JoinArgs strings of JoinArgSize bytes: join()
+	RecordHelperError                       // u64 helper-error index, i64 return value: a helper failed (-k)
 )
 
 // RecordHeader is the size of kind + index.

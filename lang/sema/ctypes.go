@@ -440,3 +440,43 @@ func (c *checker) recordValue(n ast.Node, t *ast.Type) bool {
 	}
 	return true
 }
+
+// pathCall checks path(p[, size]): the file path of a struct path *
+// (or of a struct path in memory, whose address is taken), through
+// bpf_d_path, which the kernel allows in fentry and fexit probes only.
+func (c *checker) pathCall(e *ast.Call) *ast.Type {
+	if len(e.Args) < 1 || len(e.Args) > 2 {
+		c.errorf(e, "path() takes 1 or 2 arguments")
+		return nil
+	}
+	if k := c.inst.Kind; k != ProbeFentry && k != ProbeFexit {
+		c.errorf(e, "The path function can only be used with 'fentry', 'fexit' probes")
+		return nil
+	}
+	t := c.expr(e.Args[0])
+	if t == nil {
+		return nil
+	}
+	switch {
+	case t.Kind == ast.KindPtr && t.Elem.Kind == ast.KindRecord && t.Elem.Name != "struct path":
+		c.errorf(e.Args[0], "path() needs a struct path *, not %s", t)
+		return nil
+	case t.Kind == ast.KindRecord && (t.Name != "struct path" || !Addressable(e.Args[0])):
+		c.errorf(e.Args[0], "path() needs a struct path *, not %s", t)
+		return nil
+	case t.Kind != ast.KindPtr && t.Kind != ast.KindRecord && !isInt(t):
+		c.errorf(e.Args[0], "path() needs a struct path *, not %s", t)
+		return nil
+	}
+	size := c.info.Config.MaxStrlen
+	if len(e.Args) == 2 {
+		c.expr(e.Args[1])
+		n, ok := constInt(e.Args[1])
+		if !ok || n < 1 || n > int64(c.info.Config.MaxStrlen) {
+			c.errorf(e.Args[1], "path()'s size must be a constant from 1 to max_strlen (%d)", c.info.Config.MaxStrlen)
+			return nil
+		}
+		size = int(n)
+	}
+	return &ast.Type{Kind: ast.KindString, Size: size}
+}

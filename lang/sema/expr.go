@@ -831,6 +831,8 @@ func (c *checker) call(e *ast.Call) *ast.Type {
 		return ast.Uint64
 	case "strftime", "buf", "ntop", "pton", "macaddr", "strerror", "syscall_name", "kptr", "uptr", "join":
 		return c.bytesCall(e)
+	case "path":
+		return c.pathCall(e)
 	case "count", "sum", "avg", "min", "max", "stats", "hist", "lhist":
 		c.errorf(e, "%s", notAssigned(e.Func))
 		return nil
