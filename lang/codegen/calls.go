@@ -86,6 +86,13 @@ func (g *gen) call(e *ast.Call) (*val, error) {
 		if err != nil {
 			return nil, err
 		}
+		if m.Cell {
+			// An array's entry cannot go: this CPU's count goes to 0.
+			zero := g.stack.alloc(8)
+			g.emit(stImm(asm.RFP, zero, 0))
+			g.update(m, key, zero, 0)
+			return none(), nil
+		}
 		g.emit(
 			asm.LoadMapPtr(asm.R1, 0).WithReference(m.BPFName),
 			asm.Mov.Reg(asm.R2, asm.RFP),

@@ -81,6 +81,9 @@ type Map struct {
 	Key     *ast.Type
 	Value   *ast.Type
 	PerCPU  bool
+	// Cell is a keyless count() kept in a one-entry per-CPU array, which
+	// has no entry to delete: delete() zeroes it.
+	Cell bool
 }
 
 // Options for Compile.
@@ -126,6 +129,7 @@ func Compile(info *sema.Info, opts Options) (*Program, error) {
 			return nil, fmt.Errorf("map %s is declared but never assigned", name)
 		}
 		m := &Map{Name: name, BPFName: bpfMapName(i, name), Key: mi.Key, Value: mi.Value, PerCPU: mi.PerCPU}
+		m.Cell = isCountCell(m, mi)
 		p.Maps = append(p.Maps, m)
 		mapIndex[name] = i
 		p.Spec.Maps[m.BPFName] = mapSpec(m, mi, info.Config.MaxMapKeys)
@@ -200,6 +204,11 @@ func mapSpec(m *Map, mi *sema.MapInfo, maxKeys int) *ebpf.MapSpec {
 	}
 	typ := ebpf.Hash
 	switch {
+	case isCountCell(m, mi):
+		// One per-CPU counter: an array of one, whose lookup the kernel
+		// inlines, as bpftrace keeps it. It always holds its entry, so an
+		// unset or cleared count prints as 0, as in bpftrace.
+		return &ebpf.MapSpec{Name: m.BPFName, Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: uint32(layout.Size(m.Value)), MaxEntries: 1}
 	case mi.Kind == "lruhash":
 		typ = ebpf.LRUHash
 	case mi.Kind == "percpulruhash":
@@ -291,4 +300,10 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// isCountCell reports whether m is a count() without keys and without an
+// explicit declaration, kept in a one-entry per-CPU array.
+func isCountCell(m *Map, mi *sema.MapInfo) bool {
+	return m.Key == nil && m.Value.Kind == ast.KindCount && m.PerCPU && mi.Kind == ""
 }

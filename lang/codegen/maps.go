@@ -460,6 +460,17 @@ func (g *gen) aggregate(m *Map, target *ast.MapExpr, call *ast.Call) error {
 		g.bucket(t, loadArg(asm.R1), key+int16(keyBase(m)))
 	}
 	g.lookup(m, key)
+	if m.Cell {
+		// A one-entry array looked up at key 0 never misses, so there is
+		// no first value to insert; the kernel still wants the NULL test.
+		done := g.newLabel("aggdone")
+		g.emit(
+			asm.JEq.Imm(asm.R0, 0, done),
+			asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord), asm.Add.Imm(asm.R2, 1), asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord),
+		)
+		g.place(done)
+		return nil
+	}
 	miss, done := g.newLabel("aggmiss"), g.newLabel("aggdone")
 	g.emit(asm.JEq.Imm(asm.R0, 0, miss))
 	src := asm.R1

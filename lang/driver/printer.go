@@ -149,6 +149,10 @@ func (pr *printer) maps(s *session.Session) error {
 }
 
 func clearMap(m *ebpf.Map) error {
+	if m.Type() == ebpf.PerCPUArray || m.Type() == ebpf.Array {
+		// An array keeps its entries: clearing one zeroes them.
+		return zeroMap(m)
+	}
 	entries, err := session.ReadEntries(m)
 	if err != nil {
 		return err
@@ -172,7 +176,7 @@ func zeroMap(m *ebpf.Map) error {
 			zero[i] = make([]byte, len(e.Values[i]))
 		}
 		var val any = zero
-		if len(zero) == 1 && m.Type() != ebpf.PerCPUHash && m.Type() != ebpf.LRUCPUHash {
+		if len(zero) == 1 && m.Type() != ebpf.PerCPUHash && m.Type() != ebpf.LRUCPUHash && m.Type() != ebpf.PerCPUArray {
 			val = zero[0]
 		}
 		if err := m.Put(e.Key, val); err != nil {
