@@ -19,6 +19,7 @@ import (
 	"github.com/wagglebpf/waggle/internal/conformance"
 	"github.com/wagglebpf/waggle/internal/kerneltest"
 	"github.com/wagglebpf/waggle/vm"
+	"github.com/wagglebpf/waggle/vm/jit"
 )
 
 // vmBench is one program of bench/vm/ with the memory it runs over and
@@ -167,30 +168,48 @@ func BenchmarkVMSmall(b *testing.B) {
 	benchmarkVM(b, vmSmallBenches)
 }
 
+// benchmarkVM runs each program in each engine, side by side:
+// BenchmarkVM/<program>/interp and BenchmarkVM/<program>/jit (the JIT
+// sub-benchmarks skip where there is no JIT).
 func benchmarkVM(b *testing.B, benches []vmBench) {
 	for _, bc := range benches {
 		b.Run(bc.name, func(b *testing.B) {
-			p, err := vm.Load(vmProgram(b, bc.name))
-			if err != nil {
-				b.Fatal(err)
+			for _, e := range []vm.Engine{vm.Interpreter, vm.JIT} {
+				b.Run(e.String(), func(b *testing.B) {
+					if e == vm.JIT && !jit.Supported() {
+						b.Skip("no JIT on this architecture")
+					}
+					p, err := vm.Load(vmProgram(b, bc.name))
+					if err != nil {
+						b.Fatal(err)
+					}
+					if e == vm.JIT {
+						if _, err := jit.Compile(p, jit.Options{}); err != nil {
+							b.Fatal(err)
+						}
+					}
+					mem := bc.mem()
+					orig := bytes.Clone(mem)
+					var steps uint64
+					for b.Loop() {
+						if bc.reset {
+							b.StopTimer()
+							copy(mem, orig)
+							b.StartTimer()
+						}
+						res, err := p.Execute(mem, vm.RunOptions{MaxSteps: 1 << 40, Engine: e})
+						if err != nil {
+							b.Fatal(err)
+						}
+						if bc.want != 0 && res.R0 != bc.want {
+							b.Fatalf("r0 = %d, want %d", res.R0, bc.want)
+						}
+						steps += res.Steps
+					}
+					b.ReportMetric(float64(steps)/b.Elapsed().Seconds()/1e6, "Minsn/s")
+					b.ReportMetric(float64(steps)/float64(b.N), "insn/op")
+				})
 			}
-			mem := bc.mem()
-			orig := bytes.Clone(mem)
-			var steps uint64
-			for b.Loop() {
-				if bc.reset {
-					b.StopTimer()
-					copy(mem, orig)
-					b.StartTimer()
-				}
-				res, err := p.Execute(mem, vm.RunOptions{MaxSteps: 1 << 40})
-				if err != nil {
-					b.Fatal(err)
-				}
-				steps += res.Steps
-			}
-			b.ReportMetric(float64(steps)/b.Elapsed().Seconds()/1e6, "Minsn/s")
-			b.ReportMetric(float64(steps)/float64(b.N), "insn/op")
 		})
 	}
 }
@@ -467,4 +486,93 @@ func BenchmarkVMKernelXDP(b *testing.B) {
 			b.ReportMetric(float64(res.Steps), "insn/op")
 		})
 	}
+}
+
+// BenchmarkVMCall measures the cost of calling a program from Go: an
+// empty program (r0 = 0; exit) over no memory, in each engine.
+func BenchmarkVMCall(b *testing.B) {
+	for _, e := range []vm.Engine{vm.Interpreter, vm.JIT} {
+		b.Run(e.String(), func(b *testing.B) {
+			if e == vm.JIT && !jit.Supported() {
+				b.Skip("no JIT on this architecture")
+			}
+			p, err := vm.Load([]byte{0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0})
+			if err != nil {
+				b.Fatal(err)
+			}
+			opts := vm.RunOptions{Engine: e}
+			if _, err := p.Run(nil, opts); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := p.Run(nil, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkJITCompile measures how long the JIT takes to compile each
+// program of bench/vm/ (code generation and mapping it executable), per
+// 1,000 instructions.
+func BenchmarkJITCompile(b *testing.B) {
+	if !jit.Supported() {
+		b.Skip("no JIT on this architecture")
+	}
+	progs := map[string][]byte{"mixed_10k": vmMixed(10000)}
+	names := []string{}
+	for _, bc := range vmBenches {
+		progs[bc.name] = vmProgram(b, bc.name)
+		names = append(names, bc.name)
+	}
+	for _, name := range append(names, "mixed_10k") {
+		b.Run(name, func(b *testing.B) {
+			p, err := vm.Load(progs[name])
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				c, err := jit.Compile(p, jit.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Close()
+			}
+			per := b.Elapsed() / time.Duration(b.N)
+			b.ReportMetric(float64(per.Nanoseconds())/1e3/float64(p.Len())*1000, "us/1000insn")
+			b.ReportMetric(float64(p.Len()), "insns")
+		})
+	}
+}
+
+// vmMixed is a straight program of about n instructions cycling through
+// ALU, stack store and load, memory load and conditional jump forms, for
+// the compile-time benchmark.
+func vmMixed(n int) []byte {
+	ins := func(op, regs byte, off int16, imm int32) []byte {
+		b := []byte{op, regs, 0, 0, 0, 0, 0, 0}
+		binary.LittleEndian.PutUint16(b[2:], uint16(off))
+		binary.LittleEndian.PutUint32(b[4:], uint32(imm))
+		return b
+	}
+	code := ins(0xb7, 0, 0, 0) // r0 = 0
+	for i := 0; len(code)/8 < n-1; i++ {
+		switch i % 6 {
+		case 0:
+			code = append(code, ins(0x07, 0, 0, int32(i))...) // r0 += i
+		case 1:
+			code = append(code, ins(0x7b, 0xa|0<<4, -8, 0)...) // *(u64 *)(r10-8) = r0
+		case 2:
+			code = append(code, ins(0x79, 2|0xa<<4, -8, 0)...) // r2 = *(u64 *)(r10-8)
+		case 3:
+			code = append(code, ins(0x2f, 0|2<<4, 0, 0)...) // r0 *= r2
+		case 4:
+			code = append(code, ins(0x15, 2, 1, 7)...) // if r2 == 7 goto +1
+		case 5:
+			code = append(code, ins(0xaf, 0|2<<4, 0, 0)...) // r0 ^= r2
+		}
+	}
+	return append(code, ins(0x95, 0, 0, 0)...)
 }

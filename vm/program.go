@@ -9,6 +9,7 @@ import (
 
 	"github.com/cilium/ebpf/asm"
 	"github.com/wagglebpf/waggle/verifier"
+	"github.com/wagglebpf/waggle/vm/internal/jitabi"
 )
 
 // Limits that mirror the kernel's, so that a program that runs here also
@@ -29,159 +30,151 @@ const (
 // Internal operation codes. Each one is a single, fully resolved
 // operation (class, operation, source and size already decided) so that the
 // interpreter needs exactly one switch per instruction. They are dense from
-// zero so that the switch compiles to a jump table.
+// zero so that the switch compiles to a jump table. They are defined in
+// package jitabi, which the JIT back ends share, and named here.
 const (
-	opFallOff uint8 = iota // sentinel after the last instruction
-
-	opAdd64Imm
-	opAdd64Reg
-	opSub64Imm
-	opSub64Reg
-	opMul64Imm
-	opMul64Reg
-	opDiv64Imm
-	opDiv64Reg
-	opSDiv64Imm
-	opSDiv64Reg
-	opOr64Imm
-	opOr64Reg
-	opAnd64Imm
-	opAnd64Reg
-	opLsh64Imm
-	opLsh64Reg
-	opRsh64Imm
-	opRsh64Reg
-	opNeg64
-	opMod64Imm
-	opMod64Reg
-	opSMod64Imm
-	opSMod64Reg
-	opXor64Imm
-	opXor64Reg
-	opMov64Imm
-	opMov64Reg
-	opMovSX8to64
-	opMovSX16to64
-	opMovSX32to64
-	opArsh64Imm
-	opArsh64Reg
-
-	opAdd32Imm
-	opAdd32Reg
-	opSub32Imm
-	opSub32Reg
-	opMul32Imm
-	opMul32Reg
-	opDiv32Imm
-	opDiv32Reg
-	opSDiv32Imm
-	opSDiv32Reg
-	opOr32Imm
-	opOr32Reg
-	opAnd32Imm
-	opAnd32Reg
-	opLsh32Imm
-	opLsh32Reg
-	opRsh32Imm
-	opRsh32Reg
-	opNeg32
-	opMod32Imm
-	opMod32Reg
-	opSMod32Imm
-	opSMod32Reg
-	opXor32Imm
-	opXor32Reg
-	opMov32Imm
-	opMov32Reg
-	opMovSX8to32
-	opMovSX16to32
-	opArsh32Imm
-	opArsh32Reg
-
-	opLe16
-	opLe32
-	opBswap16
-	opBswap32
-	opBswap64
-
-	opJa
-	opJeqImm
-	opJeqReg
-	opJgtImm
-	opJgtReg
-	opJgeImm
-	opJgeReg
-	opJsetImm
-	opJsetReg
-	opJneImm
-	opJneReg
-	opJsgtImm
-	opJsgtReg
-	opJsgeImm
-	opJsgeReg
-	opJltImm
-	opJltReg
-	opJleImm
-	opJleReg
-	opJsltImm
-	opJsltReg
-	opJsleImm
-	opJsleReg
-	opJeq32Imm
-	opJeq32Reg
-	opJgt32Imm
-	opJgt32Reg
-	opJge32Imm
-	opJge32Reg
-	opJset32Imm
-	opJset32Reg
-	opJne32Imm
-	opJne32Reg
-	opJsgt32Imm
-	opJsgt32Reg
-	opJsge32Imm
-	opJsge32Reg
-	opJlt32Imm
-	opJlt32Reg
-	opJle32Imm
-	opJle32Reg
-	opJslt32Imm
-	opJslt32Reg
-	opJsle32Imm
-	opJsle32Reg
-
-	opCall      // helper call; imm is an index into Program.helperIDs
-	opCallX     // helper call through the id in register dst
-	opCallLocal // bpf-to-bpf call; off is the target pc
-	opExit
-
-	opLddw
-
-	opLdxB
-	opLdxH
-	opLdxW
-	opLdxDW
-	opLdxSB
-	opLdxSH
-	opLdxSW
-	opStB
-	opStH
-	opStW
-	opStDW
-	opStxB
-	opStxH
-	opStxW
-	opStxDW
-	opAtomic // size in inst.size, operation in imm
-
-	opLdAbsB
-	opLdAbsH
-	opLdAbsW
-	opLdIndB
-	opLdIndH
-	opLdIndW
-
-	numOps
+	opFallOff     = jitabi.OpFallOff
+	opAdd64Imm    = jitabi.OpAdd64Imm
+	opAdd64Reg    = jitabi.OpAdd64Reg
+	opSub64Imm    = jitabi.OpSub64Imm
+	opSub64Reg    = jitabi.OpSub64Reg
+	opMul64Imm    = jitabi.OpMul64Imm
+	opMul64Reg    = jitabi.OpMul64Reg
+	opDiv64Imm    = jitabi.OpDiv64Imm
+	opDiv64Reg    = jitabi.OpDiv64Reg
+	opSDiv64Imm   = jitabi.OpSDiv64Imm
+	opSDiv64Reg   = jitabi.OpSDiv64Reg
+	opOr64Imm     = jitabi.OpOr64Imm
+	opOr64Reg     = jitabi.OpOr64Reg
+	opAnd64Imm    = jitabi.OpAnd64Imm
+	opAnd64Reg    = jitabi.OpAnd64Reg
+	opLsh64Imm    = jitabi.OpLsh64Imm
+	opLsh64Reg    = jitabi.OpLsh64Reg
+	opRsh64Imm    = jitabi.OpRsh64Imm
+	opRsh64Reg    = jitabi.OpRsh64Reg
+	opNeg64       = jitabi.OpNeg64
+	opMod64Imm    = jitabi.OpMod64Imm
+	opMod64Reg    = jitabi.OpMod64Reg
+	opSMod64Imm   = jitabi.OpSMod64Imm
+	opSMod64Reg   = jitabi.OpSMod64Reg
+	opXor64Imm    = jitabi.OpXor64Imm
+	opXor64Reg    = jitabi.OpXor64Reg
+	opMov64Imm    = jitabi.OpMov64Imm
+	opMov64Reg    = jitabi.OpMov64Reg
+	opMovSX8to64  = jitabi.OpMovSX8to64
+	opMovSX16to64 = jitabi.OpMovSX16to64
+	opMovSX32to64 = jitabi.OpMovSX32to64
+	opArsh64Imm   = jitabi.OpArsh64Imm
+	opArsh64Reg   = jitabi.OpArsh64Reg
+	opAdd32Imm    = jitabi.OpAdd32Imm
+	opAdd32Reg    = jitabi.OpAdd32Reg
+	opSub32Imm    = jitabi.OpSub32Imm
+	opSub32Reg    = jitabi.OpSub32Reg
+	opMul32Imm    = jitabi.OpMul32Imm
+	opMul32Reg    = jitabi.OpMul32Reg
+	opDiv32Imm    = jitabi.OpDiv32Imm
+	opDiv32Reg    = jitabi.OpDiv32Reg
+	opSDiv32Imm   = jitabi.OpSDiv32Imm
+	opSDiv32Reg   = jitabi.OpSDiv32Reg
+	opOr32Imm     = jitabi.OpOr32Imm
+	opOr32Reg     = jitabi.OpOr32Reg
+	opAnd32Imm    = jitabi.OpAnd32Imm
+	opAnd32Reg    = jitabi.OpAnd32Reg
+	opLsh32Imm    = jitabi.OpLsh32Imm
+	opLsh32Reg    = jitabi.OpLsh32Reg
+	opRsh32Imm    = jitabi.OpRsh32Imm
+	opRsh32Reg    = jitabi.OpRsh32Reg
+	opNeg32       = jitabi.OpNeg32
+	opMod32Imm    = jitabi.OpMod32Imm
+	opMod32Reg    = jitabi.OpMod32Reg
+	opSMod32Imm   = jitabi.OpSMod32Imm
+	opSMod32Reg   = jitabi.OpSMod32Reg
+	opXor32Imm    = jitabi.OpXor32Imm
+	opXor32Reg    = jitabi.OpXor32Reg
+	opMov32Imm    = jitabi.OpMov32Imm
+	opMov32Reg    = jitabi.OpMov32Reg
+	opMovSX8to32  = jitabi.OpMovSX8to32
+	opMovSX16to32 = jitabi.OpMovSX16to32
+	opArsh32Imm   = jitabi.OpArsh32Imm
+	opArsh32Reg   = jitabi.OpArsh32Reg
+	opLe16        = jitabi.OpLe16
+	opLe32        = jitabi.OpLe32
+	opBswap16     = jitabi.OpBswap16
+	opBswap32     = jitabi.OpBswap32
+	opBswap64     = jitabi.OpBswap64
+	opJa          = jitabi.OpJa
+	opJeqImm      = jitabi.OpJeqImm
+	opJeqReg      = jitabi.OpJeqReg
+	opJgtImm      = jitabi.OpJgtImm
+	opJgtReg      = jitabi.OpJgtReg
+	opJgeImm      = jitabi.OpJgeImm
+	opJgeReg      = jitabi.OpJgeReg
+	opJsetImm     = jitabi.OpJsetImm
+	opJsetReg     = jitabi.OpJsetReg
+	opJneImm      = jitabi.OpJneImm
+	opJneReg      = jitabi.OpJneReg
+	opJsgtImm     = jitabi.OpJsgtImm
+	opJsgtReg     = jitabi.OpJsgtReg
+	opJsgeImm     = jitabi.OpJsgeImm
+	opJsgeReg     = jitabi.OpJsgeReg
+	opJltImm      = jitabi.OpJltImm
+	opJltReg      = jitabi.OpJltReg
+	opJleImm      = jitabi.OpJleImm
+	opJleReg      = jitabi.OpJleReg
+	opJsltImm     = jitabi.OpJsltImm
+	opJsltReg     = jitabi.OpJsltReg
+	opJsleImm     = jitabi.OpJsleImm
+	opJsleReg     = jitabi.OpJsleReg
+	opJeq32Imm    = jitabi.OpJeq32Imm
+	opJeq32Reg    = jitabi.OpJeq32Reg
+	opJgt32Imm    = jitabi.OpJgt32Imm
+	opJgt32Reg    = jitabi.OpJgt32Reg
+	opJge32Imm    = jitabi.OpJge32Imm
+	opJge32Reg    = jitabi.OpJge32Reg
+	opJset32Imm   = jitabi.OpJset32Imm
+	opJset32Reg   = jitabi.OpJset32Reg
+	opJne32Imm    = jitabi.OpJne32Imm
+	opJne32Reg    = jitabi.OpJne32Reg
+	opJsgt32Imm   = jitabi.OpJsgt32Imm
+	opJsgt32Reg   = jitabi.OpJsgt32Reg
+	opJsge32Imm   = jitabi.OpJsge32Imm
+	opJsge32Reg   = jitabi.OpJsge32Reg
+	opJlt32Imm    = jitabi.OpJlt32Imm
+	opJlt32Reg    = jitabi.OpJlt32Reg
+	opJle32Imm    = jitabi.OpJle32Imm
+	opJle32Reg    = jitabi.OpJle32Reg
+	opJslt32Imm   = jitabi.OpJslt32Imm
+	opJslt32Reg   = jitabi.OpJslt32Reg
+	opJsle32Imm   = jitabi.OpJsle32Imm
+	opJsle32Reg   = jitabi.OpJsle32Reg
+	opCall        = jitabi.OpCall
+	opCallX       = jitabi.OpCallX
+	opCallLocal   = jitabi.OpCallLocal
+	opExit        = jitabi.OpExit
+	opLddw        = jitabi.OpLddw
+	opLdxB        = jitabi.OpLdxB
+	opLdxH        = jitabi.OpLdxH
+	opLdxW        = jitabi.OpLdxW
+	opLdxDW       = jitabi.OpLdxDW
+	opLdxSB       = jitabi.OpLdxSB
+	opLdxSH       = jitabi.OpLdxSH
+	opLdxSW       = jitabi.OpLdxSW
+	opStB         = jitabi.OpStB
+	opStH         = jitabi.OpStH
+	opStW         = jitabi.OpStW
+	opStDW        = jitabi.OpStDW
+	opStxB        = jitabi.OpStxB
+	opStxH        = jitabi.OpStxH
+	opStxW        = jitabi.OpStxW
+	opStxDW       = jitabi.OpStxDW
+	opAtomic      = jitabi.OpAtomic
+	opLdAbsB      = jitabi.OpLdAbsB
+	opLdAbsH      = jitabi.OpLdAbsH
+	opLdAbsW      = jitabi.OpLdAbsW
+	opLdIndB      = jitabi.OpLdIndB
+	opLdIndH      = jitabi.OpLdIndH
+	opLdIndW      = jitabi.OpLdIndW
+	numOps        = jitabi.NumOps
 )
 
 // inst is one decoded instruction. The field layout keeps it at 24 bytes so
@@ -209,6 +202,7 @@ type Program struct {
 	maps      []Map            // the map table that lddw src 1, 2, 5 and 6 index
 	funcs     []int32          // entry pcs named by lddw src 4, sorted (callbacks)
 	verified  *verifier.Report // set by LoadVerified and LoadCollection
+	jit       nativeSlot       // native code for Engine JIT (native.go)
 }
 
 // Len returns the program's length in 8-byte instruction slots.

@@ -27,6 +27,10 @@ type RunOptions struct {
 	// as the kernel's read the skb's data; otherwise they read mem.
 	// [Context.Run] sets it for __sk_buff contexts.
 	Packet []byte
+	// Engine chooses the interpreter (the default) or the JIT, which
+	// needs package vm/jit linked in and falls back to the interpreter
+	// where there is no back end. Both give the same results.
+	Engine Engine
 }
 
 // Result describes a completed run.
@@ -67,9 +71,15 @@ func (p *Program) Execute(mem []byte, opts RunOptions) (Result, error) {
 }
 
 func (p *Program) execute(mem []byte, opts RunOptions) (Result, error) {
+	if opts.Engine == JIT {
+		if res, err, ok := p.executeNative(mem, opts); ok {
+			return res, err
+		}
+	}
 	m := machinePool.Get().(*machine)
 	defer m.release()
 	m.reset(p, mem, opts)
+	m.stackDirty = len(m.stack)
 	budget := clampSteps(opts.MaxSteps)
 	r0, left, err := m.exec(p, mem, budget)
 	// A successful tail call stops the program that made it (see
@@ -100,12 +110,13 @@ type frame struct {
 // small program (a packet filter) is otherwise dominated by allocating and
 // clearing the stack.
 type machine struct {
-	regions []region
-	stack   [MaxCallDepth * StackSize]byte
-	frames  [MaxCallDepth]frame
-	helpers []HelperFunc // resolved for this run, by Program.helperIDs index
-	opts    *RunOptions
-	env     Env
+	regions   []region
+	stack     [MaxCallDepth * StackSize]byte
+	frames    [MaxCallDepth]frame
+	helpers   []HelperFunc // resolved for this run, by Program.helperIDs index
+	opts      *RunOptions
+	optsStore RunOptions
+	env       Env
 
 	// State that helpers need and the interpreter keeps in locals: set
 	// around each helper call, not per instruction.
@@ -116,6 +127,12 @@ type machine struct {
 	tail      *Program
 	tailCtx   uint64
 	tailCalls int
+
+	// stackDirty is how many bytes at the top of stack the last run may
+	// have written (all of it after an interpreter run; native runs know
+	// how deep they went), which reset clears.
+	stackDirty int
+	native     *nativeState // allocated on the first native run
 }
 
 var machinePool = sync.Pool{New: func() any {
@@ -126,12 +143,14 @@ var machinePool = sync.Pool{New: func() any {
 
 func (m *machine) reset(p *Program, mem []byte, opts RunOptions) {
 	// A previous run's stack contents must not leak into this one.
-	clear(m.stack[:])
+	clear(m.stack[len(m.stack)-m.stackDirty:])
 	m.regions = m.regions[:fixedRegions]
 	m.regions[0] = region{name: "stack", writable: true}
 	m.setStack(0)
 	m.regions[1] = region{base: MemAddr, data: mem, writable: true, name: "mem"}
-	m.opts = &opts
+	// Kept in the machine, not on the heap: a run allocates nothing.
+	m.optsStore = opts
+	m.opts = &m.optsStore
 	m.env.stopped = false
 	m.mem = mem
 	m.tail, m.tailCtx, m.tailCalls = nil, 0, 0
@@ -157,7 +176,7 @@ func (m *machine) release() {
 		m.regions[i] = region{}
 	}
 	clear(m.helpers)
-	m.opts = nil
+	m.opts, m.optsStore = nil, RunOptions{}
 	m.prog, m.mem, m.tail = nil, nil, nil
 	machinePool.Put(m)
 }

@@ -9,6 +9,8 @@
 // program's memory, when the test has any, as the first argument, also hex
 // bytes. The plugin prints r0 in hex and exits 0, or prints a message on
 // standard error and exits 1. Helpers 0-5 are the suite's own.
+// --engine jit runs the program as native code (where this architecture
+// has a JIT), --engine interp (the default) in the interpreter.
 package main
 
 import (
@@ -20,9 +22,10 @@ import (
 
 	"github.com/wagglebpf/waggle/internal/conformance"
 	"github.com/wagglebpf/waggle/vm"
+	_ "github.com/wagglebpf/waggle/vm/jit" // the native engine, for --engine jit
 )
 
-const usage = `usage: waggle-conformance-plugin [MEMHEX] [--max-steps N] < PROGRAMHEX
+const usage = `usage: waggle-conformance-plugin [MEMHEX] [--max-steps N] [--engine interp|jit] < PROGRAMHEX
 Runs an eBPF program (hex bytes on stdin) in waggle's VM with memory MEMHEX
 (hex bytes) and prints r0 in hex; the bpf_conformance runner's plugin protocol.`
 
@@ -38,6 +41,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var memHex string
 	haveMem := false
 	maxSteps := uint64(0) // the VM's default budget
+	engine := vm.Interpreter
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
@@ -56,6 +60,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				return fail(2, "--max-steps %q: want a count of instructions", args[i])
 			}
 			maxSteps = n
+		case a == "--engine":
+			if i+1 >= len(args) {
+				return fail(2, "--engine needs a value: interp or jit")
+			}
+			i++
+			switch args[i] {
+			case "interp":
+				engine = vm.Interpreter
+			case "jit":
+				if !vm.JITAvailable() {
+					return fail(2, "--engine jit: no JIT for this architecture")
+				}
+				engine = vm.JIT
+			default:
+				return fail(2, "--engine %q: want interp or jit", args[i])
+			}
 		case strings.HasPrefix(a, "-"):
 			return fail(2, "unknown option %q\n%s", a, usage)
 		case !haveMem:
@@ -96,6 +116,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	r0, err := p.Run(mem, vm.RunOptions{
 		Helpers:  conformance.Helpers[*vm.Env, vm.HelperFunc](),
 		MaxSteps: maxSteps,
+		Engine:   engine,
 	})
 	if err != nil {
 		return fail(1, "%v", err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/wagglebpf/waggle/internal/conformance"
+	"github.com/wagglebpf/waggle/vm"
 )
 
 // hexBytes encodes like the bpf_conformance runner: "%02x" and two spaces.
@@ -33,28 +34,34 @@ func TestProtocol(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"lddw", "mem-len", "subnet", "callx", "call_unwind_fail", "call_local", "lock_cmpxchg", "stack", "ldxh-all"} {
-		t.Run(name, func(t *testing.T) {
-			tc, err := conformance.ParseFile(filepath.Join(dir, name+".data"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var args []string
-			if len(tc.Mem) > 0 {
-				args = append(args, hexBytes(tc.Mem))
-			}
-			code, out, errs := runPlugin(args, hexBytes(tc.Code)+"\n")
-			if code != 0 {
-				t.Fatalf("exit %d: %s", code, errs)
-			}
-			r0, err := strconv.ParseUint(strings.TrimSpace(out), 16, 64)
-			if err != nil {
-				t.Fatalf("output %q is not hex: %v", out, err)
-			}
-			if r0 != tc.Result {
-				t.Errorf("r0 = %#x, want %#x", r0, tc.Result)
-			}
-		})
+	engines := []string{"interp"}
+	if vm.JITAvailable() {
+		engines = append(engines, "jit")
+	}
+	for _, engine := range engines {
+		for _, name := range []string{"lddw", "mem-len", "subnet", "callx", "call_unwind_fail", "call_local", "lock_cmpxchg", "stack", "ldxh-all"} {
+			t.Run(engine+"/"+name, func(t *testing.T) {
+				tc, err := conformance.ParseFile(filepath.Join(dir, name+".data"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				args := []string{"--engine", engine}
+				if len(tc.Mem) > 0 {
+					args = append(args, hexBytes(tc.Mem))
+				}
+				code, out, errs := runPlugin(args, hexBytes(tc.Code)+"\n")
+				if code != 0 {
+					t.Fatalf("exit %d: %s", code, errs)
+				}
+				r0, err := strconv.ParseUint(strings.TrimSpace(out), 16, 64)
+				if err != nil {
+					t.Fatalf("output %q is not hex: %v", out, err)
+				}
+				if r0 != tc.Result {
+					t.Errorf("r0 = %#x, want %#x", r0, tc.Result)
+				}
+			})
+		}
 	}
 }
 
@@ -72,6 +79,8 @@ func TestProtocolErrors(t *testing.T) {
 		{[]string{"--elf"}, exit, "not supported"},
 		{[]string{"--bogus"}, exit, "unknown option"},
 		{[]string{"00", "11"}, exit, "unexpected argument"},
+		{[]string{"--engine", "fast"}, exit, "want interp or jit"},
+		{[]string{"--engine"}, exit, "--engine needs a value"},
 		{nil, "ff 00 00 00 00 00 00 00", ""}, // an invalid opcode: the VM's message
 		// ldxw r0, [r1+0] with no memory: r1 is 0, the load faults.
 		{nil, "61 10 00 00 00 00 00 00 " + exit, ""},

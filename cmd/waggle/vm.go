@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/wagglebpf/waggle/btfprint"
 	"github.com/wagglebpf/waggle/verifier"
 	"github.com/wagglebpf/waggle/vm"
+	"github.com/wagglebpf/waggle/vm/jit"
 )
 
 type vmRunFlags struct {
@@ -27,6 +29,7 @@ type vmRunFlags struct {
 	repeat   int
 	typ      string
 	noVerify bool
+	engine   string
 }
 
 func newVMCommand() *cobra.Command {
@@ -34,7 +37,7 @@ func newVMCommand() *cobra.Command {
 		Use:   "vm",
 		Short: "Run eBPF programs in waggle's user-space runtime (no root, no kernel)",
 	}
-	cmd.AddCommand(newVMRunCommand(), newVMTestCommand())
+	cmd.AddCommand(newVMRunCommand(), newVMTestCommand(), newVMDumpCommand())
 	return cmd
 }
 
@@ -42,8 +45,10 @@ func newVMRunCommand() *cobra.Command {
 	var f vmRunFlags
 	cmd := &cobra.Command{
 		Use:   "run OBJECT.o|BYTECODE",
-		Short: "Run one program in the interpreter and print r0, the time per run and the maps it changed",
-		Long: `Run one eBPF program in waggle's user-space interpreter.
+		Short: "Run one program in the interpreter or the JIT and print r0, the time per run and the maps it changed",
+		Long: `Run one eBPF program in waggle's user-space runtime: its interpreter, or with
+--engine jit as native code (amd64 and arm64 on Linux), with the same results and
+the same run-time checks.
 
 The program is an ELF object (pick the program with --prog when it has several) or
 raw bytecode: 8-byte little-endian instructions, as a binary file or as hex text.
@@ -76,7 +81,87 @@ the size the verifier proved it may read.`,
 	cmd.Flags().IntVar(&f.repeat, "repeat", 1, "run this many times and report the mean time per run")
 	cmd.Flags().StringVar(&f.typ, "type", "", "program type to verify and run as: xdp, socket, tc, tracepoint, kprobe, ... (default: from the ELF section; raw bytecode needs it)")
 	cmd.Flags().BoolVar(&f.noVerify, "no-verify", false, "run without waggle's verifier, with only the interpreter's run-time checks")
+	cmd.Flags().StringVar(&f.engine, "engine", "interp", "how to run the program: interp (the interpreter) or jit (native code; same results, same run-time checks)")
 	return cmd
+}
+
+// parseEngine reads --engine.
+func parseEngine(s string) (vm.Engine, error) {
+	switch s {
+	case "interp", "interpreter", "":
+		return vm.Interpreter, nil
+	case "jit":
+		if !jit.Supported() {
+			return 0, fmt.Errorf("--engine jit: there is no JIT for %s/%s here; use --engine interp", runtime.GOOS, runtime.GOARCH)
+		}
+		return vm.JIT, nil
+	}
+	return 0, fmt.Errorf("--engine %s: expected interp or jit", s)
+}
+
+type vmDumpFlags struct {
+	prog  string
+	jited bool
+	arch  string
+	blind bool
+}
+
+func newVMDumpCommand() *cobra.Command {
+	var f vmDumpFlags
+	cmd := &cobra.Command{
+		Use:   "dump OBJECT.o|BYTECODE",
+		Short: "Print a program's bytecode, or with --jited the native code the JIT makes of it",
+		Long: `Print one eBPF program as the VM loads it: its instructions, or with --jited the
+disassembly of the machine code that waggle's JIT generates for it (what
+waggle vm run --engine jit runs), each BPF instruction's code under its pc,
+followed by the shared stubs and the exits back to Go. --arch picks another
+architecture's back end (code for any of them can be generated on any host).`,
+		Example: `  waggle vm dump prog.bin
+  waggle vm dump net.bpf.o --prog xdp_count --jited
+  waggle vm dump prog.bin --jited --arch arm64`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return dumpVM(args[0], &f, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&f.prog, "prog", "", "program to dump from an ELF object")
+	cmd.Flags().BoolVar(&f.jited, "jited", false, "print the JIT's machine code instead of the bytecode")
+	cmd.Flags().StringVar(&f.arch, "arch", "", "with --jited: the architecture to generate code for (default: this machine's; "+strings.Join(sortedArches(), ", ")+")")
+	cmd.Flags().BoolVar(&f.blind, "blind", false, "with --jited: generate code with constant blinding")
+	return cmd
+}
+
+func sortedArches() []string {
+	a := jit.Arches()
+	sort.Strings(a)
+	return a
+}
+
+func dumpVM(path string, f *vmDumpFlags, out io.Writer) error {
+	src, err := openVMSource(path, f.prog)
+	if err != nil {
+		return err
+	}
+	if !f.jited {
+		insns := asm.Instructions(nil)
+		if src.prog != nil {
+			insns = src.prog.Instructions
+		} else if insns, err = src.file.instructions(); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(out, "%v", insns)
+		return err
+	}
+	_, prog, err := src.load(vmGate{noVerify: true})
+	if err != nil {
+		return err
+	}
+	listing, err := jit.Listing(prog, f.arch, jit.Options{ConstantBlinding: f.blind})
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(out, listing)
+	return err
 }
 
 // vmInput is the input a program takes: raw memory or a packet in a context.
@@ -166,6 +251,10 @@ func runVM(path string, f *vmRunFlags, out io.Writer) error {
 	if f.ctx != "" && f.packet != "" {
 		return fmt.Errorf("--ctx and --packet: give one or the other")
 	}
+	engine, err := parseEngine(f.engine)
+	if err != nil {
+		return err
+	}
 	src, err := openVMSource(path, f.prog)
 	if err != nil {
 		return err
@@ -238,7 +327,7 @@ func runVM(path string, f *vmRunFlags, out io.Writer) error {
 	start := time.Now()
 	for i := 0; i < f.repeat; i++ {
 		copy(work, mem)
-		if res, err = prog.Execute(work, vm.RunOptions{Helpers: helpers}); err != nil {
+		if res, err = prog.Execute(work, vm.RunOptions{Helpers: helpers, Engine: engine}); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,345 @@
+package vm
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/wagglebpf/waggle/vm/internal/jitabi"
+)
+
+// This file is the Go half of the JIT: it runs native code that a back end
+// in package vm/jit produced, handling each exit (helper calls, faults,
+// the budget) with the same code and the same errors as the interpreter.
+// The contract with the back ends is package jitabi; vm never imports
+// vm/jit, which registers itself in jitabi.Compile.
+
+// Engine selects how a program runs.
+type Engine uint8
+
+const (
+	// Interpreter runs the decoded program in the interpreter, the
+	// reference implementation. It is the zero value.
+	Interpreter Engine = iota
+	// JIT runs the program as native code when a JIT for this
+	// architecture is linked in (import package vm/jit; amd64 and arm64
+	// on Linux), compiling it on first use and keeping the code with the
+	// program, and in the interpreter otherwise. Results, map and memory
+	// effects and errors are the interpreter's.
+	JIT
+)
+
+func (e Engine) String() string {
+	switch e {
+	case Interpreter:
+		return "interp"
+	case JIT:
+		return "jit"
+	}
+	return fmt.Sprintf("Engine(%d)", uint8(e))
+}
+
+// JITAvailable reports whether Engine JIT runs native code in this
+// process: a back end for this architecture and operating system is linked
+// in (package vm/jit is imported).
+func JITAvailable() bool { return jitabi.Compile != nil }
+
+// nativeSlot holds a program's compiled code. Code is compiled once, on
+// first use, and shared by every run; it is released with the program (a
+// finalizer on the code's owner in vm/jit unmaps it).
+type nativeSlot struct {
+	mu   sync.Mutex
+	code atomic.Pointer[nativeCode]
+}
+
+type nativeCode struct {
+	code  jitabi.Code
+	exits []jitabi.Exit
+	err   error
+}
+
+// native returns p's native code, compiling it with default options if
+// needed; nil when no JIT is linked in.
+func (p *Program) native() (*nativeCode, error) {
+	if c := p.jit.code.Load(); c != nil {
+		return c, c.err
+	}
+	if jitabi.Compile == nil {
+		return nil, nil
+	}
+	p.jit.mu.Lock()
+	defer p.jit.mu.Unlock()
+	if c := p.jit.code.Load(); c != nil {
+		return c, c.err
+	}
+	c := &nativeCode{}
+	c.code, c.err = jitabi.Compile(p.abi(), jitabi.Options{})
+	if c.err == nil {
+		c.exits = c.code.Exits()
+	} else {
+		c.err = fmt.Errorf("vm: jit: %w", c.err)
+	}
+	p.jit.code.Store(c)
+	return c, c.err
+}
+
+// setNative makes code p's native code (nil: none, compile on next use).
+// It is what jitabi.Bind does, for package vm/jit. Code that is replaced
+// is not released here: a run may still be using it, and its owner in
+// vm/jit unmaps it once it is unreachable.
+func setNative(p *Program, code jitabi.Code) {
+	p.jit.mu.Lock()
+	defer p.jit.mu.Unlock()
+	if code == nil {
+		p.jit.code.Store(nil)
+		return
+	}
+	p.jit.code.Store(&nativeCode{code: code, exits: code.Exits()})
+}
+
+func init() {
+	jitabi.Bind = func(p any, code jitabi.Code) { setNative(p.(*Program), code) }
+	jitabi.Source = func(p any) *jitabi.Program { return p.(*Program).abi() }
+}
+
+// abi returns the program in the form the back ends compile.
+func (p *Program) abi() *jitabi.Program {
+	n := len(p.code)
+	ap := &jitabi.Program{Insts: make([]jitabi.Inst, n), Runs: p.runs, Second: make([]bool, n)}
+	for pc, in := range p.code {
+		ap.Insts[pc] = jitabi.Inst{Op: in.op, Dst: in.dst, Src: in.src, Size: in.size, NT: in.nt, Imm: in.imm, Off: in.off, NF: in.nf}
+		if in.op == opLddw && pc+1 < n {
+			ap.Second[pc+1] = true
+		}
+	}
+	return ap
+}
+
+// nativeState is the part of a machine that native code uses.
+type nativeState struct {
+	st      jitabi.State
+	regions []jitabi.Region
+	synced  int // m.regions[fixedRegions:synced] are in regions already
+}
+
+// budgetSlice bounds how long native code runs without coming back to Go,
+// so that a long run lets the scheduler and the garbage collector in.
+const budgetSlice = 1 << 22
+
+// executeNative is execute for Engine JIT; ok is false when there is no
+// native code for p (no JIT linked in), and the caller interprets.
+func (p *Program) executeNative(mem []byte, opts RunOptions) (res Result, err error, ok bool) {
+	c, err := p.native()
+	if c == nil && err == nil {
+		return Result{}, nil, false
+	}
+	if err != nil {
+		return Result{}, err, true
+	}
+	m := machinePool.Get().(*machine)
+	defer m.release()
+	m.reset(p, mem, opts)
+	// Native runs record how deep they went so that the next run of this
+	// machine clears only the frames that were used (see reset).
+	m.stackDirty = 0
+	budget := clampSteps(opts.MaxSteps)
+	var r1 uint64
+	if len(mem) > 0 {
+		r1 = MemAddr
+	}
+	r0, left, err := m.runNative(p, c, mem, budget, [5]uint64{r1, uint64(len(mem))})
+	for err == nil && m.tail != nil {
+		next := m.tail
+		m.tail = nil
+		m.env.stopped = false
+		m.bind(next)
+		nc, cerr := next.native()
+		switch {
+		case cerr != nil:
+			err = cerr
+		case nc == nil:
+			m.stackDirty = len(m.stack)
+			r0, left, err = m.run(next, mem, left, 0, 0, [5]uint64{m.tailCtx, uint64(len(mem))})
+		default:
+			r0, left, err = m.runNative(next, nc, mem, left, [5]uint64{m.tailCtx, uint64(len(mem))})
+		}
+	}
+	return Result{R0: r0, Steps: uint64(budget - left)}, err, true
+}
+
+// syncRegions brings the native region table up to date with m.regions:
+// the stack (whose extent depends on the call depth) and mem always, the
+// rest as they are added.
+func (m *machine) syncRegions(ns *nativeState) {
+	if ns.synced > len(m.regions) || len(ns.regions) > len(m.regions) {
+		ns.regions, ns.synced = ns.regions[:0], 0
+	}
+	if cap(ns.regions) < len(m.regions) {
+		ns.regions = append(make([]jitabi.Region, 0, 2*len(m.regions)), ns.regions...)
+	}
+	ns.regions = ns.regions[:len(m.regions)]
+	for i := range m.regions {
+		if i >= fixedRegions && i < ns.synced {
+			continue
+		}
+		nativeRegion(&ns.regions[i], &m.regions[i])
+	}
+	ns.synced = len(m.regions)
+	ns.st.Regions = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(ns.regions))))
+	ns.st.NRegions = uint64(len(ns.regions))
+}
+
+// nativeRegion fills a region table entry.
+func nativeRegion(nr *jitabi.Region, r *region) {
+	n := uint64(len(r.data))
+	nr.Base = r.base
+	nr.Host = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(r.data))))
+	nr.Lim1, nr.Lim2, nr.Lim4, nr.Lim8 = 0, 0, 0, 0
+	if n >= 8 {
+		nr.Lim1, nr.Lim2, nr.Lim4, nr.Lim8 = n, n-1, n-3, n-7
+	} else {
+		if n >= 1 {
+			nr.Lim1 = n
+		}
+		if n >= 2 {
+			nr.Lim2 = n - 1
+		}
+		if n >= 4 {
+			nr.Lim4 = n - 3
+		}
+	}
+	nr.Writable = 0
+	if r.writable {
+		nr.Writable = 1
+	}
+}
+
+// runNative runs p's native code from its first instruction at depth 0
+// with r1-r5 = args; it is m.run for native code, with the same results.
+func (m *machine) runNative(p *Program, c *nativeCode, mem []byte, budget int64, args [5]uint64) (r0 uint64, left int64, err error) {
+	ns := m.native
+	if ns == nil {
+		ns = new(nativeState)
+		m.native = ns
+	}
+	ns.regions = ns.regions[:0]
+	ns.synced = 0
+	m.setStack(0)
+	m.syncRegions(ns)
+	st := &ns.st
+	st.Regs = [11]uint64{0, args[0], args[1], args[2], args[3], args[4], 0, 0, 0, 0, stackTop}
+	st.StackDelta = uint64(uintptr(unsafe.Pointer(&m.stack[0]))) - StackAddr
+	st.Depth, st.BaseDepth, st.MaxDepth = 0, 0, 0
+	helped := false
+	defer func() {
+		// Frames 0 to MaxDepth may have been written; helpers may have
+		// run callbacks in the interpreter, deeper down.
+		d := int(st.MaxDepth+1) * StackSize
+		if helped {
+			d = len(m.stack)
+		}
+		m.stackDirty = max(m.stackDirty, min(d, len(m.stack)))
+	}()
+
+	// The interpreter charges the first run before the first instruction.
+	left = budget - int64(p.runs[0])
+	if left < 0 {
+		return 0, left, budgetError(0, budget)
+	}
+	// left = reserve + st.Budget at all times.
+	slice := min(left, budgetSlice)
+	reserve := left - slice
+	st.Budget = slice
+	exits := c.exits
+	resume := c.code.Start()
+	for {
+		c.code.Enter(st, resume)
+		e := &exits[st.ExitID]
+		resume = e.Resume
+		left = reserve + st.Budget
+		switch e.Kind {
+		case jitabi.ExitDone:
+			return st.Regs[0], left, nil
+		case jitabi.ExitBudget:
+			pc := int(e.PC)
+			if pc < 0 {
+				pc = int(st.Aux)
+			}
+			if left < 0 {
+				return 0, left, budgetError(pc, budget)
+			}
+			// A slice ran out: a chance for the scheduler and the
+			// garbage collector (Go only preempts Go code).
+			runtime.Gosched()
+		case jitabi.ExitHelper, jitabi.ExitHelperX:
+			pc := int(e.PC)
+			var h HelperFunc
+			if e.Kind == jitabi.ExitHelper {
+				h = m.helpers[e.Helper]
+				if h == nil {
+					return 0, left, unknownHelper(pc, int64(p.helperIDs[e.Helper]))
+				}
+			} else {
+				id := st.Regs[p.code[pc].dst&15]
+				h = m.opts.Helpers[int32(id)]
+				if h == nil || uint64(int64(int32(id))) != id {
+					return 0, left, unknownHelper(pc, int64(id))
+				}
+			}
+			depth := int(st.Depth)
+			helped = true
+			m.setStack(depth)
+			var regs [16]uint64
+			copy(regs[:11], st.Regs[:])
+			r, l, e := m.call(h, &regs, pc, depth, left)
+			left = l
+			if e != nil {
+				return 0, left, e
+			}
+			st.Regs[0] = r
+			if m.env.stopped {
+				return r, left + int64(p.runs[pc]-1), nil
+			}
+			// The helper may have added regions, or run a callback that
+			// moved the stack region.
+			m.setStack(depth)
+			m.syncRegions(ns)
+		case jitabi.ExitFault, jitabi.ExitMisaligned:
+			pc := int(e.PC)
+			m.setStack(int(st.Depth))
+			if e.Kind == jitabi.ExitMisaligned {
+				return 0, left, &RunError{PC: pc, Addr: st.Aux, Size: int(e.Size), Err: ErrMisaligned, msg: fmt.Sprintf("misaligned %d-byte atomic at %#x", e.Size, st.Aux)}
+			}
+			return 0, left, m.memFault(pc, st.Aux, int(e.Size), [...]string{"load", "store", "atomic"}[e.Access])
+		case jitabi.ExitCallDepth:
+			return 0, left, &RunError{PC: int(e.PC), Err: ErrCallDepth, msg: fmt.Sprintf("call depth exceeded (at most %d frames)", MaxCallDepth)}
+		case jitabi.ExitLdPacket:
+			pc := int(e.PC)
+			pkt := mem
+			if m.opts.Packet != nil {
+				pkt = m.opts.Packet
+			}
+			var regs [16]uint64
+			copy(regs[:11], st.Regs[:])
+			v, ok := ldPacket(&p.code[pc], &regs, pkt)
+			if !ok {
+				return 0, left + int64(p.runs[pc]-1), nil
+			}
+			st.Regs[0] = v
+		case jitabi.ExitFellOff:
+			return 0, left, &RunError{PC: int(e.PC), Err: ErrFellOff, msg: "fell off the end of the program"}
+		default:
+			return 0, left, &RunError{PC: int(e.PC), msg: fmt.Sprintf("internal error: bad native exit kind %d", e.Kind)}
+		}
+		// Top the slice up for the next stretch.
+		slice = min(left, budgetSlice)
+		reserve = left - slice
+		st.Budget = slice
+	}
+}
+
+func budgetError(pc int, budget int64) error {
+	return &RunError{PC: pc, Err: ErrBudget, msg: fmt.Sprintf("instruction budget of %d exceeded", budget)}
+}
