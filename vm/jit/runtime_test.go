@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/cilium/ebpf/asm"
 	"github.com/wagglebpf/waggle/vm"
@@ -182,11 +181,7 @@ func TestLongRunDoesNotBlock(t *testing.T) {
 				return
 			default:
 			}
-			start := time.Now()
 			runtime.GC()
-			if d := time.Since(start); d > 2*time.Second {
-				t.Errorf("a GC took %v while native code ran", d)
-			}
 			gcs++
 		}
 	}()
@@ -195,6 +190,13 @@ func TestLongRunDoesNotBlock(t *testing.T) {
 	wg.Wait()
 	if err != nil || res.R0 != 2_000_000_000 || res.Steps != 3+2*2_000_000_000 {
 		t.Fatalf("r0 %d steps %d err %v", res.R0, res.Steps, err)
+	}
+	// Native code that held the world would let the first GC finish only
+	// after the run, and the loop would stop there: a second one shows
+	// that collections completed while native code ran. (No time limit:
+	// tests do not assert times, and under qemu everything is slow.)
+	if gcs < 2 {
+		t.Errorf("%d GCs completed during a run of %d instructions: native code blocks the collector", gcs, res.Steps)
 	}
 	t.Logf("%d GCs completed during a run of %d instructions", gcs, res.Steps)
 
