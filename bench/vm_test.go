@@ -169,27 +169,37 @@ func BenchmarkVMSmall(b *testing.B) {
 }
 
 // benchmarkVM runs each program in each engine, side by side:
-// BenchmarkVM/<program>/interp and BenchmarkVM/<program>/jit (the JIT
-// sub-benchmarks skip where there is no JIT).
+// BenchmarkVM/<program>/interp, .../jit and .../jit-coarse (the JIT with
+// jit.Options.CoarseBudget, whose M insn/s count the instructions the
+// program executes, the interpreter's exact count, not the coarse charge);
+// the JIT sub-benchmarks skip where there is no JIT.
 func benchmarkVM(b *testing.B, benches []vmBench) {
 	for _, bc := range benches {
 		b.Run(bc.name, func(b *testing.B) {
-			for _, e := range []vm.Engine{vm.Interpreter, vm.JIT} {
-				b.Run(e.String(), func(b *testing.B) {
-					if e == vm.JIT && !jit.Supported() {
-						b.Skip("no JIT on this architecture")
+			for _, mode := range []string{"interp", "jit", "jit-coarse"} {
+				b.Run(mode, func(b *testing.B) {
+					e := vm.Interpreter
+					if mode != "interp" {
+						e = vm.JIT
+						if !jit.Supported() {
+							b.Skip("no JIT on this architecture")
+						}
 					}
 					p, err := vm.Load(vmProgram(b, bc.name))
 					if err != nil {
 						b.Fatal(err)
 					}
+					mem := bc.mem()
+					orig := bytes.Clone(mem)
+					exact, err := p.Execute(bytes.Clone(mem), vm.RunOptions{MaxSteps: 1 << 40})
+					if err != nil {
+						b.Fatal(err)
+					}
 					if e == vm.JIT {
-						if _, err := jit.Compile(p, jit.Options{}); err != nil {
+						if _, err := jit.Compile(p, jit.Options{CoarseBudget: mode == "jit-coarse"}); err != nil {
 							b.Fatal(err)
 						}
 					}
-					mem := bc.mem()
-					orig := bytes.Clone(mem)
 					var steps uint64
 					for b.Loop() {
 						if bc.reset {
@@ -204,7 +214,7 @@ func benchmarkVM(b *testing.B, benches []vmBench) {
 						if bc.want != 0 && res.R0 != bc.want {
 							b.Fatalf("r0 = %d, want %d", res.R0, bc.want)
 						}
-						steps += res.Steps
+						steps += exact.Steps
 					}
 					b.ReportMetric(float64(steps)/b.Elapsed().Seconds()/1e6, "Minsn/s")
 					b.ReportMetric(float64(steps)/float64(b.N), "insn/op")

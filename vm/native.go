@@ -49,15 +49,28 @@ func JITAvailable() bool { return jitabi.Compile != nil }
 // nativeSlot holds a program's compiled code. Code is compiled once, on
 // first use, and shared by every run; it is released with the program (a
 // finalizer on the code's owner in vm/jit unmaps it).
+//
+// It also caches Program.stackUse (plus one; 0: not computed yet), a fact
+// about the program that both engines use on every run.
 type nativeSlot struct {
-	mu   sync.Mutex
-	code atomic.Pointer[nativeCode]
+	mu       sync.Mutex
+	code     atomic.Pointer[nativeCode]
+	stackUse atomic.Int32
 }
 
 type nativeCode struct {
-	code  jitabi.Code
-	exits []jitabi.Exit
-	err   error
+	code   jitabi.Code
+	exits  []jitabi.Exit
+	coarse bool // the code accounts the budget coarsely (jitabi.CoarseCode)
+	err    error
+}
+
+func newNativeCode(code jitabi.Code) *nativeCode {
+	c := &nativeCode{code: code, exits: code.Exits()}
+	if cc, ok := code.(jitabi.CoarseCode); ok {
+		c.coarse = cc.CoarseBudget()
+	}
+	return c
 }
 
 // native returns p's native code, compiling it with default options if
@@ -74,12 +87,12 @@ func (p *Program) native() (*nativeCode, error) {
 	if c := p.jit.code.Load(); c != nil {
 		return c, c.err
 	}
-	c := &nativeCode{}
-	c.code, c.err = jitabi.Compile(p.abi(), jitabi.Options{})
-	if c.err == nil {
-		c.exits = c.code.Exits()
+	code, err := jitabi.Compile(p.abi(), jitabi.Options{})
+	var c *nativeCode
+	if err == nil {
+		c = newNativeCode(code)
 	} else {
-		c.err = fmt.Errorf("vm: jit: %w", c.err)
+		c = &nativeCode{err: fmt.Errorf("vm: jit: %w", err)}
 	}
 	p.jit.code.Store(c)
 	return c, c.err
@@ -96,7 +109,7 @@ func setNative(p *Program, code jitabi.Code) {
 		p.jit.code.Store(nil)
 		return
 	}
-	p.jit.code.Store(&nativeCode{code: code, exits: code.Exits()})
+	p.jit.code.Store(newNativeCode(code))
 }
 
 func init() {
@@ -130,7 +143,7 @@ const budgetSlice = 1 << 22
 
 // executeNative is execute for Engine JIT; ok is false when there is no
 // native code for p (no JIT linked in), and the caller interprets.
-func (p *Program) executeNative(mem []byte, opts RunOptions) (res Result, err error, ok bool) {
+func (p *Program) executeNative(mem []byte, opts *RunOptions) (res Result, err error, ok bool) {
 	c, err := p.native()
 	if c == nil && err == nil {
 		return Result{}, nil, false
@@ -141,9 +154,6 @@ func (p *Program) executeNative(mem []byte, opts RunOptions) (res Result, err er
 	m := machinePool.Get().(*machine)
 	defer m.release()
 	m.reset(p, mem, opts)
-	// Native runs record how deep they went so that the next run of this
-	// machine clears only the frames that were used (see reset).
-	m.stackDirty = 0
 	budget := clampSteps(opts.MaxSteps)
 	var r1 uint64
 	if len(mem) > 0 {
@@ -160,7 +170,6 @@ func (p *Program) executeNative(mem []byte, opts RunOptions) (res Result, err er
 		case cerr != nil:
 			err = cerr
 		case nc == nil:
-			m.stackDirty = len(m.stack)
 			r0, left, err = m.run(next, mem, left, 0, 0, [5]uint64{m.tailCtx, uint64(len(mem))})
 		default:
 			r0, left, err = m.runNative(next, nc, mem, left, [5]uint64{m.tailCtx, uint64(len(mem))})
@@ -221,32 +230,46 @@ func nativeRegion(nr *jitabi.Region, r *region) {
 func (m *machine) runNative(p *Program, c *nativeCode, mem []byte, budget int64, args [5]uint64) (r0 uint64, left int64, err error) {
 	ns := m.native
 	if ns == nil {
-		ns = new(nativeState)
+		ns = &nativeState{regions: make([]jitabi.Region, fixedRegions, 8)}
 		m.native = ns
 	}
-	ns.regions = ns.regions[:0]
-	ns.synced = 0
-	m.setStack(0)
-	m.syncRegions(ns)
+	// The fixed regions always (native code moves the stack's on BPF
+	// calls; mem is the caller's), the rest as they are added.
+	ns.regions = ns.regions[:fixedRegions]
+	m.setStack(0) // a tail call may come from a deeper frame
+	nativeRegion(&ns.regions[0], &m.regions[0])
+	nativeRegion(&ns.regions[1], &m.regions[1])
+	ns.synced = fixedRegions
+	if len(m.regions) > fixedRegions {
+		m.syncRegions(ns)
+	}
 	st := &ns.st
-	st.Regs = [11]uint64{0, args[0], args[1], args[2], args[3], args[4], 0, 0, 0, 0, stackTop}
+	st.Regions = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(ns.regions))))
+	st.NRegions = uint64(len(ns.regions))
+	st.Regs[0], st.Regs[6], st.Regs[7], st.Regs[8], st.Regs[9], st.Regs[10] = 0, 0, 0, 0, 0, stackTop
+	st.Regs[1], st.Regs[2], st.Regs[3], st.Regs[4], st.Regs[5] = args[0], args[1], args[2], args[3], args[4]
 	st.StackDelta = uint64(uintptr(unsafe.Pointer(&m.stack[0]))) - StackAddr
 	st.Depth, st.BaseDepth, st.MaxDepth = 0, 0, 0
-	helped := false
-	defer func() {
-		// Frames 0 to MaxDepth may have been written; helpers may have
-		// run callbacks in the interpreter, deeper down.
-		d := int(st.MaxDepth+1) * StackSize
-		if helped {
-			d = len(m.stack)
-		}
-		m.stackDirty = max(m.stackDirty, min(d, len(m.stack)))
-	}()
+	r0, left, err = m.enterNative(p, c, mem, budget)
+	// Frames 0 to MaxDepth may have been written (callbacks that helpers
+	// ran in the interpreter record their own depth).
+	m.maxDepth = max(m.maxDepth, int(st.MaxDepth))
+	return r0, left, err
+}
 
-	// The interpreter charges the first run before the first instruction.
-	left = budget - int64(p.runs[0])
-	if left < 0 {
-		return 0, left, budgetError(0, budget)
+// enterNative is runNative's loop: it enters native code and handles its
+// exits until the run ends.
+func (m *machine) enterNative(p *Program, c *nativeCode, mem []byte, budget int64) (r0 uint64, left int64, err error) {
+	ns := m.native
+	st := &ns.st
+	// The interpreter charges the first run before the first instruction;
+	// coarse code charges it itself, at its start.
+	left = budget
+	if !c.coarse {
+		left -= int64(p.runs[0])
+		if left < 0 {
+			return 0, left, budgetError(0, budget)
+		}
 	}
 	// left = reserve + st.Budget at all times.
 	slice := min(left, budgetSlice)
@@ -289,7 +312,6 @@ func (m *machine) runNative(p *Program, c *nativeCode, mem []byte, budget int64,
 				}
 			}
 			depth := int(st.Depth)
-			helped = true
 			m.setStack(depth)
 			var regs [16]uint64
 			copy(regs[:11], st.Regs[:])
@@ -300,7 +322,7 @@ func (m *machine) runNative(p *Program, c *nativeCode, mem []byte, budget int64,
 			}
 			st.Regs[0] = r
 			if m.env.stopped {
-				return r, left + int64(p.runs[pc]-1), nil
+				return r, c.refund(left, p, pc), nil
 			}
 			// The helper may have added regions, or run a callback that
 			// moved the stack region.
@@ -325,7 +347,7 @@ func (m *machine) runNative(p *Program, c *nativeCode, mem []byte, budget int64,
 			copy(regs[:11], st.Regs[:])
 			v, ok := ldPacket(&p.code[pc], &regs, pkt)
 			if !ok {
-				return 0, left + int64(p.runs[pc]-1), nil
+				return 0, c.refund(left, p, pc), nil
 			}
 			st.Regs[0] = v
 		case jitabi.ExitFellOff:
@@ -338,6 +360,17 @@ func (m *machine) runNative(p *Program, c *nativeCode, mem []byte, budget int64,
 		reserve = left - slice
 		st.Budget = slice
 	}
+}
+
+// refund is the budget left after a run that stops at pc (a helper's
+// Stop, a packet load past the end), which the interpreter gives back the
+// rest of pc's straight-line run. Coarse code's charges are not per run:
+// it keeps them, so that Steps stays an upper bound.
+func (c *nativeCode) refund(left int64, p *Program, pc int) int64 {
+	if c.coarse {
+		return left
+	}
+	return left + int64(p.runs[pc]-1)
 }
 
 func budgetError(pc int, budget int64) error {

@@ -35,8 +35,13 @@ type RunOptions struct {
 
 // Result describes a completed run.
 type Result struct {
-	R0    uint64 // the program's return value
-	Steps uint64 // instructions executed (lddw counts as one)
+	R0 uint64 // the program's return value
+	// Steps is the number of instructions executed (lddw counts as
+	// one), as charged against RunOptions.MaxSteps. Both engines count
+	// exactly, unless the program's native code was compiled with
+	// jit.Options.CoarseBudget: Steps of a successful run is then an
+	// upper bound of the instructions executed.
+	Steps uint64
 }
 
 // Run executes the program with r1 = the address of mem (0 when mem is
@@ -63,14 +68,14 @@ func (p *Program) Execute(mem []byte, opts RunOptions) (Result, error) {
 	if need := p.contextBytes(); need > len(mem) {
 		padded := make([]byte, need)
 		copy(padded, mem)
-		res, err := p.execute(padded, opts)
+		res, err := p.execute(padded, &opts)
 		copy(mem, padded)
 		return res, err
 	}
-	return p.execute(mem, opts)
+	return p.execute(mem, &opts)
 }
 
-func (p *Program) execute(mem []byte, opts RunOptions) (Result, error) {
+func (p *Program) execute(mem []byte, opts *RunOptions) (Result, error) {
 	if opts.Engine == JIT {
 		if res, err, ok := p.executeNative(mem, opts); ok {
 			return res, err
@@ -79,7 +84,6 @@ func (p *Program) execute(mem []byte, opts RunOptions) (Result, error) {
 	m := machinePool.Get().(*machine)
 	defer m.release()
 	m.reset(p, mem, opts)
-	m.stackDirty = len(m.stack)
 	budget := clampSteps(opts.MaxSteps)
 	r0, left, err := m.exec(p, mem, budget)
 	// A successful tail call stops the program that made it (see
@@ -106,17 +110,28 @@ type frame struct {
 	saved  [5]uint64
 }
 
+// runOpts is what a machine keeps of its run's RunOptions: only what
+// helpers and the engines read after the run has started.
+type runOpts struct {
+	Helpers map[int32]HelperFunc
+	Packet  []byte
+	CPU     int
+}
+
 // machine is the per-run state. Machines are pooled because a run of a
 // small program (a packet filter) is otherwise dominated by allocating and
 // clearing the stack.
+//
+// A pooled machine holds nothing of its last run: release clears what
+// that run could have written to the stack and drops its regions, memory,
+// helpers and options, so that reset only has to fill in the new run's.
 type machine struct {
-	regions   []region
-	stack     [MaxCallDepth * StackSize]byte
-	frames    [MaxCallDepth]frame
-	helpers   []HelperFunc // resolved for this run, by Program.helperIDs index
-	opts      *RunOptions
-	optsStore RunOptions
-	env       Env
+	regions []region // [0] the stack, [1] mem: their names and flags never change
+	stack   [MaxCallDepth * StackSize]byte
+	frames  [MaxCallDepth]frame
+	helpers []HelperFunc // resolved for this run, by Program.helperIDs index
+	opts    runOpts
+	env     Env
 
 	// State that helpers need and the interpreter keeps in locals: set
 	// around each helper call, not per instruction.
@@ -128,32 +143,36 @@ type machine struct {
 	tailCtx   uint64
 	tailCalls int
 
-	// stackDirty is how many bytes at the top of stack the last run may
-	// have written (all of it after an interpreter run; native runs know
-	// how deep they went), which reset clears.
-	stackDirty int
-	native     *nativeState // allocated on the first native run
+	// What this run may have written to the stack, which release clears:
+	// frames 0 to maxDepth-1 (the deepest call depth reached, by either
+	// engine, callbacks included) whole, and frameUse bytes below the top
+	// of frame maxDepth, where frameUse is the largest stackUse of the
+	// programs this run ran (see Program.stackUse): maxDepth*StackSize +
+	// frameUse bytes from the top of stack.
+	maxDepth int
+	frameUse int
+
+	native *nativeState // allocated on the first native run
 }
 
 var machinePool = sync.Pool{New: func() any {
 	m := &machine{regions: make([]region, fixedRegions, 8)}
+	m.regions[0] = region{name: "stack", writable: true}
+	m.regions[1] = region{base: MemAddr, writable: true, name: "mem"}
+	m.setStack(0)
 	m.env.m = m
 	return m
 }}
 
-func (m *machine) reset(p *Program, mem []byte, opts RunOptions) {
-	// A previous run's stack contents must not leak into this one.
-	clear(m.stack[len(m.stack)-m.stackDirty:])
-	m.regions = m.regions[:fixedRegions]
-	m.regions[0] = region{name: "stack", writable: true}
-	m.setStack(0)
-	m.regions[1] = region{base: MemAddr, data: mem, writable: true, name: "mem"}
-	// Kept in the machine, not on the heap: a run allocates nothing.
-	m.optsStore = opts
-	m.opts = &m.optsStore
+func (m *machine) reset(p *Program, mem []byte, opts *RunOptions) {
+	// release left the stack clear, the regions at the two fixed ones
+	// (the stack at depth 0, mem empty) and no references.
+	m.regions[1].data = mem
+	m.opts.Helpers, m.opts.Packet, m.opts.CPU = opts.Helpers, opts.Packet, opts.CPU
 	m.env.stopped = false
 	m.mem = mem
-	m.tail, m.tailCtx, m.tailCalls = nil, 0, 0
+	m.tailCtx, m.tailCalls = 0, 0
+	m.maxDepth, m.frameUse = 0, 0
 	m.bind(p)
 }
 
@@ -161,9 +180,13 @@ func (m *machine) reset(p *Program, mem []byte, opts RunOptions) {
 // maps' values.
 func (m *machine) bind(p *Program) {
 	m.prog = p
-	m.helpers = m.helpers[:0]
-	for _, id := range p.helperIDs {
-		m.helpers = append(m.helpers, m.opts.Helpers[id])
+	m.frameUse = max(m.frameUse, p.stackUse())
+	if len(m.helpers) > 0 || len(p.helperIDs) > 0 {
+		clear(m.helpers)
+		m.helpers = m.helpers[:0]
+		for _, id := range p.helperIDs {
+			m.helpers = append(m.helpers, m.opts.Helpers[id])
+		}
 	}
 	if len(p.maps) > 0 {
 		m.addMapRegions(p)
@@ -171,14 +194,75 @@ func (m *machine) bind(p *Program) {
 }
 
 func (m *machine) release() {
-	// Drop references to the caller's memory and helpers before pooling.
-	for i := range m.regions {
-		m.regions[i] = region{}
+	// A later run must not see this run's stack contents: clear what it
+	// can have written, and only that (an empty program writes nothing).
+	if d := m.maxDepth*StackSize + m.frameUse; d > 0 {
+		clear(m.stack[len(m.stack)-min(d, len(m.stack)):])
 	}
-	clear(m.helpers)
-	m.opts, m.optsStore = nil, RunOptions{}
+	// Drop references to the caller's memory and helpers before pooling,
+	// and the regions that this run added.
+	if len(m.regions) > fixedRegions {
+		clear(m.regions[fixedRegions:])
+		m.regions = m.regions[:fixedRegions]
+	}
+	m.setStack(0)
+	m.regions[1].data = nil
+	if len(m.helpers) > 0 {
+		clear(m.helpers)
+		m.helpers = m.helpers[:0]
+	}
+	if m.opts.Helpers != nil || m.opts.Packet != nil {
+		m.opts.Helpers, m.opts.Packet = nil, nil
+	}
 	m.prog, m.mem, m.tail = nil, nil, nil
 	machinePool.Put(m)
+}
+
+// stackUse is how many bytes below r10, in any one frame, a run of p can
+// write: StackSize unless every store and atomic that writes memory is
+// r10-relative with a constant offset inside the frame and the program
+// calls no helper (a helper may write through a pointer, and a program
+// may name any stack address as a constant); then the deepest of those
+// stores. Together with the deepest call depth reached it bounds what a
+// run can have written to the stack, whichever engine ran it (both place
+// frame d at stackTop - d*StackSize), so that a run clears only that.
+func (p *Program) stackUse() int {
+	if u := p.jit.stackUse.Load(); u != 0 {
+		return int(u - 1)
+	}
+	use := 0
+	for pc := 0; pc < len(p.code); pc++ {
+		in := &p.code[pc]
+		size := int32(0)
+		switch in.op {
+		case opLddw:
+			pc++ // skip the second slot
+		case opCall, opCallX:
+			use = StackSize
+		case opStB, opStxB:
+			size = 1
+		case opStH, opStxH:
+			size = 2
+		case opStW, opStxW:
+			size = 4
+		case opStDW, opStxDW:
+			size = 8
+		case opAtomic:
+			if uint32(in.imm) != atomicLoadAcq {
+				size = int32(in.size)
+			}
+		}
+		if size == 0 {
+			continue
+		}
+		if in.dst != 10 || in.off < -StackSize || in.off+size > 0 {
+			use = StackSize
+		} else {
+			use = max(use, int(-in.off))
+		}
+	}
+	p.jit.stackUse.Store(int32(use) + 1)
+	return use
 }
 
 // setStack makes the stack region cover the frame at depth and all its
@@ -213,6 +297,7 @@ func (m *machine) run(p *Program, mem []byte, budget int64, start, base int, arg
 	regs[1], regs[2], regs[3], regs[4], regs[5] = args[0], args[1], args[2], args[3], args[4]
 	regs[10] = stackTop - uint64(base)*StackSize
 	m.setStack(base)
+	m.maxDepth = max(m.maxDepth, base)
 	lc := cache{base: m.regions[0].base, data: m.regions[0].data}
 	sc := lc
 	depth := base
@@ -971,6 +1056,9 @@ func (m *machine) run(p *Program, mem []byte, budget int64, start, base int, arg
 			f.ret, f.retRun = pc, in.nf
 			f.saved = [5]uint64{regs[6], regs[7], regs[8], regs[9], regs[10]}
 			depth++
+			if depth > m.maxDepth {
+				m.maxDepth = depth
+			}
 			regs[10] -= StackSize
 			m.setStack(depth)
 			lc = cache{base: m.regions[0].base, data: m.regions[0].data}

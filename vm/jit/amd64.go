@@ -108,6 +108,11 @@ type amd64Gen struct {
 	exitL        x86Label   // the common exit
 	refill       [2][4]x86Label
 	notes        map[int]string
+
+	// Coarse budget accounting (jitabi's Options.CoarseBudget): only
+	// checkpoints charge, weight[pc] each.
+	coarse bool
+	weight []uint32
 }
 
 func (g *amd64Gen) newLabel() x86Label {
@@ -162,7 +167,10 @@ func compileAMD64(p *jitabi.Program, opts jitabi.Options) (*Assembly, error) {
 	if n == 0 || p.Insts[n-1].Op != jitabi.OpFallOff {
 		return nil, fmt.Errorf("jit: program lacks its sentinel")
 	}
-	g := &amd64Gen{p: p, opts: opts, labels: analyse(p)}
+	g := &amd64Gen{p: p, opts: opts, labels: analyse(p), coarse: opts.CoarseBudget}
+	if g.coarse {
+		g.weight = jitabi.Checkpoints(p)
+	}
 	if opts.Blind {
 		g.key = blindKey()
 	}
@@ -213,7 +221,11 @@ func compileAMD64(p *jitabi.Program, opts jitabi.Options) (*Assembly, error) {
 			g.exits[i].Resume = uint32(g.lbl[l])
 		}
 	}
-	return &Assembly{Arch: "amd64", Text: g.a.b, Start: uint32(g.lbl[g.body[0]]), Exits: g.exits, PCs: pcs, Notes: g.notes}, nil
+	start := g.body[0]
+	if g.coarse {
+		start = g.charge[0]
+	}
+	return &Assembly{Arch: "amd64", Text: g.a.b, Start: uint32(g.lbl[start]), Exits: g.exits, PCs: pcs, Notes: g.notes, CoarseBudget: g.coarse}, nil
 }
 
 // entry: rdi = state, rsi = resume address.
@@ -418,7 +430,13 @@ func (g *amd64Gen) inst(pc int) error {
 	a := &g.a
 	p := g.p
 	in := &p.Insts[pc]
-	if g.labels.at[pc] {
+	if g.coarse {
+		g.bind(g.charge[pc])
+		if w := g.weight[pc]; w > 0 {
+			a.aluRI(true, x86Sub, rBudget, int32(w))
+			g.jccTo(x86CCL, g.coldExit(jitabi.Exit{Kind: jitabi.ExitBudget, PC: int32(pc)}, g.body[pc]))
+		}
+	} else if g.labels.at[pc] {
 		if g.labels.plainInto[pc] {
 			g.jmpTo(g.body[pc])
 		}
@@ -518,7 +536,9 @@ func (g *amd64Gen) inst(pc int) error {
 		g.const64(dst, uint64(in.Imm))
 
 	case jitabi.OpJa:
-		a.movRI32(rax, uint32(pc))
+		if !g.coarse {
+			a.movRI32(rax, uint32(pc))
+		}
 		g.jmpTo(g.charge[in.Off])
 	case jitabi.OpJeqReg, jitabi.OpJgtReg, jitabi.OpJgeReg, jitabi.OpJsetReg, jitabi.OpJneReg,
 		jitabi.OpJsgtReg, jitabi.OpJsgeReg, jitabi.OpJltReg, jitabi.OpJleReg, jitabi.OpJsltReg, jitabi.OpJsleReg,
@@ -618,6 +638,10 @@ func (g *amd64Gen) inst(pc int) error {
 // set, and the charge of its fall-through.
 func (g *amd64Gen) branch(pc int, c x86Cond) {
 	in := &g.p.Insts[pc]
+	if g.coarse {
+		g.jccTo(c, g.charge[in.Off])
+		return
+	}
 	g.a.movRI32(rax, uint32(pc))
 	g.jccTo(c, g.charge[in.Off])
 	if g.labels.at[pc+1] {

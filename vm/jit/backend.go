@@ -16,6 +16,10 @@ type Assembly struct {
 	Exits []jitabi.Exit  // the exit table (jitabi.State.ExitID indexes it)
 	PCs   []int32        // offset where each BPF instruction's code starts; -1 for lddw second slots
 	Notes map[int]string // optional comments by offset, for listings (stubs, exits)
+	// CoarseBudget is set when the code accounts the budget coarsely
+	// (asked for with jitabi's Options.CoarseBudget, and implemented by
+	// the back end; see jitabi's package comment).
+	CoarseBudget bool
 }
 
 // backend is one architecture's code generator.

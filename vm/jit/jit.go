@@ -22,9 +22,25 @@ type Options struct {
 	// an untrusted source cannot plant chosen instruction bytes in
 	// executable memory. It costs an instruction or two per immediate.
 	ConstantBlinding bool
+	// CoarseBudget trades exact instruction counts for speed: the
+	// instruction budget (RunOptions.MaxSteps) is charged only where
+	// control enters a loop, a function or a call's return point, by the
+	// longest path from there to the next such point, instead of on every
+	// branch. A run still never executes more instructions than its
+	// budget, and a run that neither engine stops for its budget has the
+	// interpreter's r0, memory, map effects and error; but Result.Steps of
+	// a successful run is an upper bound of the instructions executed
+	// (exact when no branch is taken), a run that the interpreter
+	// completes near its budget may stop with vm.ErrBudget, at the entry of
+	// the loop or function it was in, and where the budget runs out the two
+	// may stop at different points. Back ends that do not implement it
+	// (arm64, for now) account exactly; [Code.CoarseBudget] tells.
+	CoarseBudget bool
 }
 
-func (o Options) abi() jitabi.Options { return jitabi.Options{Blind: o.ConstantBlinding} }
+func (o Options) abi() jitabi.Options {
+	return jitabi.Options{Blind: o.ConstantBlinding, CoarseBudget: o.CoarseBudget}
+}
 
 // Code is a program compiled to native code. It is bound to its program:
 // runs of the program with Engine vm.JIT use it.
@@ -60,6 +76,10 @@ func (c *Code) Execute(mem []byte, opts vm.RunOptions) (vm.Result, error) {
 	opts.Engine = vm.JIT
 	return c.prog.Execute(mem, opts)
 }
+
+// CoarseBudget reports whether the code accounts the budget coarsely
+// (see [Options].CoarseBudget).
+func (c *Code) CoarseBudget() bool { return c.exec.asm.CoarseBudget }
 
 // Program returns the program the code was compiled from.
 func (c *Code) Program() *vm.Program { return c.prog }
@@ -142,6 +162,8 @@ func (c *execCode) Enter(st *jitabi.State, resume uint32) {
 }
 
 func (c *execCode) Start() uint32 { return c.asm.Start }
+
+func (c *execCode) CoarseBudget() bool { return c.asm.CoarseBudget }
 
 func (c *execCode) Exits() []jitabi.Exit { return c.asm.Exits }
 

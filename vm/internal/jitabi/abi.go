@@ -54,6 +54,26 @@
 // jump target, pass the jumping instruction's pc to the exit in State.Aux
 // (Exit.PC is then -1).
 //
+// # Coarse budget accounting (a capability)
+//
+// When Options.CoarseBudget is set, a back end may charge the budget
+// only at checkpoints instead of on every branch edge, which the embedder
+// asks for when exact instruction counts are not needed. A back end that
+// does so says so through its Code implementing [CoarseCode] with
+// CoarseBudget returning true; one that does not keeps the exact
+// accounting above, which is always a correct answer to the request.
+// In coarse code the checkpoints are those of [Checkpoints]: pc 0, the
+// targets of backward jumps, local call targets and the instructions after
+// local calls. Whenever control reaches a checkpoint, by any edge
+// including a fall-through, native code subtracts its weight (the longest
+// path, in instructions, from it to the next checkpoint or exit) and
+// leaves with [ExitBudget], Exit.PC the checkpoint, when the result is
+// negative. Nothing else is charged. Start is then the offset of pc 0's
+// charge, which Go does not make itself. The instructions charged are an
+// upper bound of those executed, so a run still never executes more than
+// its budget; it may stop with the budget error where the interpreter
+// would not, and it reports the charge as its Steps.
+//
 // # BPF-to-BPF calls
 //
 // A local call saves the return address (a native address), the run
@@ -295,6 +315,9 @@ type Options struct {
 	// untrusted bytecode cannot plant chosen byte sequences in
 	// executable memory.
 	Blind bool
+	// CoarseBudget asks for coarse budget accounting (see the package
+	// comment); back ends may ignore it.
+	CoarseBudget bool
 }
 
 // Region is one entry of the region table, a translation of the virtual
@@ -434,6 +457,72 @@ type Code interface {
 	Exits() []Exit
 	// Release unmaps the code. It must not be running.
 	Release()
+}
+
+// CoarseCode is implemented by Code whose budget accounting may be
+// coarse; CoarseBudget reports whether it is (see the package comment).
+// Code that does not implement it accounts exactly.
+type CoarseCode interface {
+	CoarseBudget() bool
+}
+
+// Checkpoints returns the checkpoints of coarse budget accounting (see the
+// package comment) and their weights: weight[pc] > 0 exactly when pc is a
+// checkpoint. Every path from a checkpoint that reaches no other
+// checkpoint executes at most weight[pc] instructions (lddw counts one)
+// before it exits or reaches the next checkpoint.
+func Checkpoints(p *Program) (weight []uint32) {
+	n := len(p.Insts)
+	cp := make([]bool, n)
+	cp[0] = true
+	for pc := range n - 1 {
+		if p.Second[pc] {
+			continue
+		}
+		in := &p.Insts[pc]
+		switch {
+		case in.Op == OpCallLocal:
+			cp[in.Off] = true
+			cp[pc+1] = true
+		case in.Op >= OpJa && in.Op <= OpJsle32Reg && int(in.Off) <= pc:
+			cp[in.Off] = true
+		}
+	}
+	// Every edge that is not into a checkpoint goes forward: longest
+	// paths, from the end.
+	long := make([]uint64, n+1)
+	at := func(pc int) uint64 {
+		if pc >= n || cp[pc] {
+			return 0
+		}
+		return long[pc]
+	}
+	for pc := n - 1; pc >= 0; pc-- {
+		if p.Second[pc] {
+			continue
+		}
+		in := &p.Insts[pc]
+		var next uint64
+		switch {
+		case in.Op == OpExit || in.Op == OpFallOff || in.Op == OpCallLocal:
+		case in.Op == OpJa:
+			next = at(int(in.Off))
+		case in.Op > OpJa && in.Op <= OpJsle32Reg:
+			next = max(at(int(in.Off)), at(pc+1))
+		case in.Op == OpLddw:
+			next = at(pc + 2)
+		default:
+			next = at(pc + 1)
+		}
+		long[pc] = min(1+next, 1<<31)
+	}
+	weight = make([]uint32, n)
+	for pc := range n {
+		if cp[pc] && !p.Second[pc] {
+			weight[pc] = uint32(long[pc])
+		}
+	}
+	return weight
 }
 
 // Compile is set by package vm/jit, on architectures that have a back end,
