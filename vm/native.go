@@ -2,6 +2,7 @@ package vm
 
 import (
 	"fmt"
+	"reflect"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -127,7 +128,48 @@ func (p *Program) abi() *jitabi.Program {
 			ap.Second[pc+1] = true
 		}
 	}
+	if idx := p.lookupIndex(); idx >= 0 {
+		for _, mp := range p.maps {
+			a, ok := mp.(*arrayMap)
+			if !ok || a.spec.Type != Array || a.ncpu != 1 {
+				continue
+			}
+			ap.ArrayMaps = append(ap.ArrayMaps, jitabi.ArrayMap{Handle: a.handle(), Base: a.valueAddr(), Stride: uint64(a.stride), MaxEntries: a.spec.MaxEntries})
+		}
+		ap.Lookup = int64(idx)
+	}
 	return ap
+}
+
+// lookupIndex is the index in p's helper table of map_lookup_elem (helper
+// 1), or -1 when p does not call it.
+func (p *Program) lookupIndex() int {
+	for i, id := range p.helperIDs {
+		if id == 1 {
+			return i
+		}
+	}
+	return -1
+}
+
+// mapLookupPC identifies helperMapLookup among HelperFuncs.
+var mapLookupPC = reflect.ValueOf(HelperFunc(helperMapLookup)).Pointer()
+
+// inlineLookup reports whether native code may inline p's array map
+// lookups in this run: its helper 1 is this package's map_lookup_elem
+// (an embedder may replace or wrap it, or leave it out).
+func (m *machine) inlineLookup(p *Program) uint64 {
+	if len(p.maps) == 0 {
+		return 0
+	}
+	idx := p.lookupIndex()
+	if idx < 0 || idx >= len(m.helpers) || m.helpers[idx] == nil {
+		return 0
+	}
+	if reflect.ValueOf(m.helpers[idx]).Pointer() != mapLookupPC {
+		return 0
+	}
+	return 1
 }
 
 // nativeState is the part of a machine that native code uses.
@@ -250,6 +292,7 @@ func (m *machine) runNative(p *Program, c *nativeCode, mem []byte, budget int64,
 	st.Regs[1], st.Regs[2], st.Regs[3], st.Regs[4], st.Regs[5] = args[0], args[1], args[2], args[3], args[4]
 	st.StackDelta = uint64(uintptr(unsafe.Pointer(&m.stack[0]))) - StackAddr
 	st.Depth, st.BaseDepth, st.MaxDepth = 0, 0, 0
+	st.InlineLookup = m.inlineLookup(p)
 	r0, left, err = m.enterNative(p, c, mem, budget)
 	// Frames 0 to MaxDepth may have been written (callbacks that helpers
 	// ran in the interpreter record their own depth).

@@ -612,6 +612,10 @@ func (g *amd64Gen) inst(pc int) error {
 
 	case jitabi.OpCall:
 		id := g.exit(jitabi.Exit{Kind: jitabi.ExitHelper, PC: int32(pc), Helper: int32(in.Imm)}, g.newLabel())
+		if len(p.ArrayMaps) > 0 && in.Imm == p.Lookup {
+			g.inlineLookup(id)
+			break
+		}
 		g.leave(id)
 		g.bind(g.resume[id])
 	case jitabi.OpCallX:
@@ -632,6 +636,66 @@ func (g *amd64Gen) inst(pc int) error {
 		return fmt.Errorf("jit: pc %d: unsupported op %d", pc, op)
 	}
 	return nil
+}
+
+// inlineLookup emits a map_lookup_elem call whose helper exit is id with
+// the lookups in the program's array maps inlined (see jitabi.ArrayMap):
+// r1 (rdi) is compared with each array map's handle; on a match, the key
+// at r2 (rsi) is read through the load cache and the refill stubs, and r0
+// (rbx) becomes the value's address or 0. Anything else, a key that no
+// region holds included, leaves with the helper exit.
+func (g *amd64Gen) inlineLookup(id uint32) {
+	a := &g.a
+	maps := g.p.ArrayMaps
+	call, done := g.newLabel(), g.resume[id]
+	g.note("inline map_lookup_elem")
+	a.load(8, false, rdx, hm(hST))
+	a.aluMI(true, x86Cmp, mdisp(rdx, jitabi.OffInline), 0)
+	g.jccTo(x86CCE, call)
+	hit := make([]x86Label, len(maps))
+	for i, m := range maps {
+		hit[i] = g.newLabel()
+		g.const64(rax, m.Handle)
+		a.aluRR(true, x86Cmp, rdi, rax)
+		g.jccTo(x86CCE, hit[i])
+	}
+	g.jmpTo(call)
+	for i, m := range maps {
+		g.bind(hit[i])
+		// The key: the load path of ldxw, but a key no region holds
+		// makes the helper call (whose error is the interpreter's).
+		a.movRR(true, rax, rsi)
+		a.movRR(true, rcx, rax)
+		a.aluRM(true, x86Sub, rcx, hm(hLC+cBase))
+		a.aluRM(true, x86Cmp, rcx, hm(hLC+limOff(4)))
+		slow, load := g.newLabel(), g.newLabel()
+		g.jccTo(x86CCAE, slow)
+		a.aluRM(true, x86Add, rcx, hm(hLC+cHost))
+		g.bind(load)
+		g.cold = append(g.cold, func() {
+			g.bind(slow)
+			g.callTo(g.refill[0][2])
+			a.testRR(true, rcx, rcx)
+			g.jccTo(x86CCNE, load)
+			g.jmpTo(call)
+		})
+		a.load(4, false, rax, mdisp(rcx, 0))
+		miss := g.newLabel()
+		a.movRI32(rcx, m.MaxEntries)
+		a.aluRR(false, x86Cmp, rax, rcx)
+		g.jccTo(x86CCAE, miss)
+		g.const64(rcx, m.Stride)
+		a.imulRR(true, rax, rcx)
+		g.const64(rbx, m.Base)
+		a.aluRR(true, x86Add, rbx, rax)
+		g.jmpTo(done)
+		g.bind(miss)
+		a.aluRR(false, x86Xor, rbx, rbx)
+		g.jmpTo(done)
+	}
+	g.bind(call)
+	g.leave(id)
+	g.bind(done)
 }
 
 // branch emits the jump of the conditional jump at pc, whose flags are

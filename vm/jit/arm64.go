@@ -547,6 +547,10 @@ func (c *a64Compiler) inst(pc int) error {
 
 	case jitabi.OpCall:
 		id := c.exit(jitabi.Exit{Kind: jitabi.ExitHelper, PC: int32(pc), Helper: int32(in.Imm)})
+		if len(c.p.ArrayMaps) > 0 && in.Imm == c.p.Lookup {
+			c.inlineLookup(id)
+			break
+		}
 		c.leave(id)
 		c.resumeHere(id)
 	case jitabi.OpCallX:
@@ -570,6 +574,80 @@ func (c *a64Compiler) inst(pc int) error {
 		return fmt.Errorf("jit: arm64: unsupported operation %d at pc %d", op, pc)
 	}
 	return nil
+}
+
+// inlineLookup emits a map_lookup_elem call whose helper exit is id with
+// the lookups in the program's array maps inlined (see jitabi.ArrayMap):
+// r1 is compared with each array map's handle; on a match, the key at r2
+// is read with the checks of a load (the stack region first, then the
+// shared region lookup) and r0 becomes the value's address or 0. Anything
+// else leaves with the helper exit, a key that no region holds included:
+// the region lookup leaves with the exit in x17, here the helper's.
+func (c *a64Compiler) inlineLookup(id int) {
+	a := &c.a
+	maps := c.p.ArrayMaps
+	c.note("inline map_lookup_elem")
+	var toCall, toDone []int // branches to patch
+	a.ldstImm(a64LDRX, a64Tmp, a64St, jitabi.OffInline)
+	toCall = append(toCall, a.pos())
+	a.cbz(x64, a64Tmp, 0)
+	hits := make([]int, len(maps))
+	for i, m := range maps {
+		c.imm(x64, a64Tmp, m.Handle)
+		a.cmp(x64, x1, a64Tmp)
+		hits[i] = a.pos()
+		a.bcond(a64EQ, 0)
+	}
+	toCall = append(toCall, a.pos())
+	a.b(0)
+	for i, m := range maps {
+		a.patch(hits[i], a.pos())
+		// The key's region: the stack (region 0), where keys usually
+		// are, then the whole table.
+		a.ldp(a64Offset, a64Off, a64Host, a64Regions, 0)
+		a.ldstImm(a64LDRX, a64Tmp2, a64Regions, jitabi.OffRegLim4)
+		a.sub(x64, a64Off, x2, a64Off)
+		a.cmp(x64, a64Off, a64Tmp2)
+		scan := c.scan[0][a64Log2(4)]
+		resume, back := -1, -1
+		c.outOfLine(a64HS, func() {
+			a.mov(x64, a64Addr, x2)
+			a.movConst(w32, a64ExitID, uint64(id))
+			a.bl(scan - a.pos())
+			back = a.pos()
+			a.b(0)
+			if resume >= 0 {
+				a.patch(back, resume)
+			}
+		})
+		resume = a.pos()
+		if c.far {
+			a.patch(back, resume)
+		}
+		a.ldstReg(a64LDRW, a64Tmp, a64Host, a64Off)
+		a.movConst(w32, a64Tmp2, uint64(m.MaxEntries))
+		a.cmp(w32, a64Tmp, a64Tmp2)
+		miss := a.pos()
+		a.bcond(a64HS, 0)
+		c.imm(x64, a64Tmp2, m.Stride)
+		a.mul(x64, a64Tmp, a64Tmp, a64Tmp2)
+		c.imm(x64, x0, m.Base)
+		a.add(x64, x0, x0, a64Tmp)
+		toDone = append(toDone, a.pos())
+		a.b(0)
+		a.patch(miss, a.pos())
+		a.mov(x64, x0, xzr)
+		toDone = append(toDone, a.pos())
+		a.b(0)
+	}
+	for _, at := range toCall {
+		a.patch(at, a.pos())
+	}
+	c.leave(id)
+	c.resumeHere(id)
+	for _, at := range toDone {
+		a.patch(at, a.pos())
+	}
 }
 
 // jumpTo emits an unconditional branch to BPF pc.

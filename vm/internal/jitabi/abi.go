@@ -305,6 +305,30 @@ type Program struct {
 	Runs []uint32
 	// Second[pc] marks the second slots of lddw.
 	Second []bool
+	// ArrayMaps are the program's plain array maps (not per-CPU, not
+	// of maps), whose lookups a back end may inline (see [ArrayMap]).
+	// Empty when the program has none or calls no map_lookup_elem.
+	ArrayMaps []ArrayMap
+	// Lookup is the index into the program's helper table of helper 1
+	// (map_lookup_elem) when ArrayMaps is not empty: an OpCall whose Imm
+	// is Lookup is a map lookup that a back end may inline.
+	Lookup int64
+}
+
+// ArrayMap describes an array map whose map_lookup_elem a back end may
+// inline (as the kernel does): at an OpCall of Program.Lookup, when
+// State.InlineLookup is nonzero and r1 equals Handle, native code reads the
+// u32 key at r2 with its normal checked load path and sets r0 to
+// Base + key*Stride when key < MaxEntries, and to 0 otherwise; r1-r5 are
+// left unchanged, as after any helper call. When the key cannot be read,
+// or r1 is no array map's handle, or InlineLookup is 0, it leaves with the
+// call's ExitHelper as usual, so that Go makes the call (and reports its
+// errors). The budget is what the helper call would have been charged.
+type ArrayMap struct {
+	Handle     uint64 // what lddw src 1 loads for the map
+	Base       uint64 // virtual address of value 0 (the value slab's base)
+	Stride     uint64 // bytes from one value to the next
+	MaxEntries uint32
 }
 
 // Options are the code generation options.
@@ -359,6 +383,10 @@ type State struct {
 	BaseDepth  uint64     // the depth at which exit ends the run
 	MaxDepth   uint64     // the deepest Depth reached (stack clearing)
 	Frames     [MaxCallDepth]Frame
+	// InlineLookup is nonzero when the run's helper 1 is the VM's own
+	// map_lookup_elem, so that native code may inline lookups in
+	// Program.ArrayMaps; Go sets it before entering native code.
+	InlineLookup uint64
 }
 
 // Offsets into State, Region and Frame for the back ends.
@@ -374,6 +402,7 @@ const (
 	OffBaseDepth  = 144
 	OffMaxDepth   = 152
 	OffFrames     = 160
+	OffInline     = OffFrames + MaxCallDepth*SizeFrame
 
 	SizeRegion     = 64
 	OffRegBase     = 0
@@ -394,6 +423,7 @@ var _ [0]struct{} = [unsafe.Offsetof(State{}.Frames) - OffFrames]struct{}{}
 var _ [0]struct{} = [unsafe.Sizeof(Region{}) - SizeRegion]struct{}{}
 var _ [0]struct{} = [unsafe.Sizeof(Frame{}) - SizeFrame]struct{}{}
 var _ [0]struct{} = [unsafe.Offsetof(State{}.MaxDepth) - OffMaxDepth]struct{}{}
+var _ [0]struct{} = [unsafe.Offsetof(State{}.InlineLookup) - OffInline]struct{}{}
 
 // ExitKind says why native code handed control back to Go.
 type ExitKind uint8
