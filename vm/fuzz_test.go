@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/wagglebpf/waggle/vm"
+	"github.com/wagglebpf/waggle/vm/internal/fuzzhelpers"
 )
 
 // FuzzRun feeds arbitrary bytes to Load as bytecode and runs whatever it
@@ -19,32 +20,7 @@ func FuzzRun(f *testing.F) {
 	f.Add(coreCat(coreRaw(0xb7, 1, 0, 0, 8), coreRaw(0xdb, 10, 1, -8, 0xf1), coreRaw(0x05, 0, 0, -3, 0)), []byte{})
 	f.Add(coreCat(coreLddw(2, 0x20000000), coreRaw(0x30, 0, 0, 0, 1), coreRaw(0x8d, 2, 0, 0, 0), coreExit), []byte{9, 9})
 
-	helpers := map[int32]vm.HelperFunc{
-		0: func(env *vm.Env, a [5]uint64) (uint64, error) { return a[0] ^ a[1], nil },
-		1: func(env *vm.Env, a [5]uint64) (uint64, error) {
-			b, err := env.Bytes(a[0], a[1]&0xfff, true)
-			if err != nil {
-				return 0, err
-			}
-			for i := range b {
-				b[i]++
-			}
-			return uint64(len(b)), nil
-		},
-		2: func(env *vm.Env, a [5]uint64) (uint64, error) {
-			s, err := env.CString(a[0], int(a[1]&0xff))
-			return uint64(len(s)), err
-		},
-		3: func(env *vm.Env, a [5]uint64) (uint64, error) {
-			return env.AddRegion("scratch", make([]byte, a[0]&0xff), a[1]&1 == 1)
-		},
-		5: func(env *vm.Env, a [5]uint64) (uint64, error) {
-			if a[0] == 0 {
-				env.Stop()
-			}
-			return a[0], nil
-		},
-	}
+	helpers := fuzzhelpers.Helpers()
 	f.Fuzz(func(t *testing.T, code, mem []byte) {
 		p, err := vm.Load(code)
 		if err != nil {

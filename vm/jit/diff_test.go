@@ -11,43 +11,16 @@ import (
 	"testing"
 
 	"github.com/wagglebpf/waggle/vm"
+	"github.com/wagglebpf/waggle/vm/internal/fuzzhelpers"
 )
 
 // The differential tests run the same programs in the interpreter and
 // the JIT and require exactly the same outcome: r0, memory, instruction
 // count, and error text (same pc, same address).
 
-// diffHelpers are FuzzRun's helpers (package vm): one that mixes its
-// arguments, ones that touch memory through Env, one that adds a region,
-// and one that stops the program.
-func diffHelpers() map[int32]vm.HelperFunc {
-	return map[int32]vm.HelperFunc{
-		0: func(env *vm.Env, a [5]uint64) (uint64, error) { return a[0] ^ a[1], nil },
-		1: func(env *vm.Env, a [5]uint64) (uint64, error) {
-			b, err := env.Bytes(a[0], a[1]&0xfff, true)
-			if err != nil {
-				return 0, err
-			}
-			for i := range b {
-				b[i]++
-			}
-			return uint64(len(b)), nil
-		},
-		2: func(env *vm.Env, a [5]uint64) (uint64, error) {
-			s, err := env.CString(a[0], int(a[1]&0xff))
-			return uint64(len(s)), err
-		},
-		3: func(env *vm.Env, a [5]uint64) (uint64, error) {
-			return env.AddRegion("scratch", make([]byte, a[0]&0xff), a[1]&1 == 1)
-		},
-		5: func(env *vm.Env, a [5]uint64) (uint64, error) {
-			if a[0] == 0 {
-				env.Stop()
-			}
-			return a[0], nil
-		},
-	}
-}
+// diffHelpers are FuzzRun's helpers (package vm), shared through
+// fuzzhelpers.
+func diffHelpers() map[int32]vm.HelperFunc { return fuzzhelpers.Helpers() }
 
 func raw(op, dst, src uint8, off int16, imm int32) []byte {
 	b := make([]byte, 8)
