@@ -426,9 +426,16 @@ func (c *a64Compiler) translate(pc int, reg a64Reg, off int64, size int, write b
 	if write {
 		w = 1
 	}
-	scan := c.scan[w][a64Log2(size)]
-	// The stub looks the address up in the whole table and comes back to
-	// the access with x14 and x15 set, or leaves.
+	c.scanOnMiss(c.scan[w][a64Log2(size)], addr, id)
+	return a64Operand{base: a64Host, index: a64Off, useIdx: true}
+}
+
+// scanOnMiss emits, for the unsigned-higher-or-same case of the region
+// check just compared, an out-of-line call of the region-table scan stub
+// for the address in addr: the stub comes back to the access with x14 and
+// x15 set, or leaves with exit id.
+func (c *a64Compiler) scanOnMiss(scan int, addr a64Reg, id int) {
+	a := &c.a
 	resume, back := -1, -1
 	c.outOfLine(a64HS, func() {
 		if addr != a64Addr {
@@ -446,7 +453,6 @@ func (c *a64Compiler) translate(pc int, reg a64Reg, off int64, size int, write b
 	if c.far {
 		a.patch(back, resume)
 	}
-	return a64Operand{base: a64Host, index: a64Off, useIdx: true}
 }
 
 func a64Log2(size int) int {
@@ -608,22 +614,7 @@ func (c *a64Compiler) inlineLookup(id int) {
 		a.ldstImm(a64LDRX, a64Tmp2, a64Regions, jitabi.OffRegLim4)
 		a.sub(x64, a64Off, x2, a64Off)
 		a.cmp(x64, a64Off, a64Tmp2)
-		scan := c.scan[0][a64Log2(4)]
-		resume, back := -1, -1
-		c.outOfLine(a64HS, func() {
-			a.mov(x64, a64Addr, x2)
-			a.movConst(w32, a64ExitID, uint64(id))
-			a.bl(scan - a.pos())
-			back = a.pos()
-			a.b(0)
-			if resume >= 0 {
-				a.patch(back, resume)
-			}
-		})
-		resume = a.pos()
-		if c.far {
-			a.patch(back, resume)
-		}
+		c.scanOnMiss(c.scan[0][a64Log2(4)], x2, id)
 		a.ldstReg(a64LDRW, a64Tmp, a64Host, a64Off)
 		a.movConst(w32, a64Tmp2, uint64(m.MaxEntries))
 		a.cmp(w32, a64Tmp, a64Tmp2)
