@@ -222,23 +222,10 @@ func (g *gen) readAt(addr *ival, user bool, t *ast.Type) *val {
 	g.probeRead(fn, tmp, size, addr)
 	v := g.regs.newVal()
 	g.emit(asm.LoadMem(v.reg, asm.RFP, tmp, memSize(size)))
-	if t.Signed && size < 8 {
-		shift := int32(64 - 8*size)
-		g.emit(asm.LSh.Imm(v.reg, shift), asm.ArSh.Imm(v.reg, shift))
+	if t.Signed {
+		g.extend(v.reg, 8*size, true)
 	}
 	return intVal(t, v)
-}
-
-func memSize(n int) asm.Size {
-	switch n {
-	case 1:
-		return asm.Byte
-	case 2:
-		return asm.Half
-	case 4:
-		return asm.Word
-	}
-	return asm.DWord
 }
 
 // probeRead calls fn(stack+off, size, addr) and frees addr.
@@ -272,16 +259,11 @@ func (g *gen) bitfield(e *ast.FieldExpr, f *ctypes.Field) (*val, error) {
 	if shift > 0 {
 		g.emit(asm.RSh.Imm(r, int32(shift)))
 	}
-	if f.Bits < 64 {
-		if f.Bits < 32 {
-			g.emit(asm.And.Imm(r, int32(1)<<f.Bits-1))
-		} else {
-			g.emit(asm.LSh.Imm(r, int32(64-f.Bits)), asm.RSh.Imm(r, int32(64-f.Bits)))
-		}
-	}
 	t := e.Type()
-	if t.Signed && f.Bits < 64 {
-		g.emit(asm.LSh.Imm(r, int32(64-f.Bits)), asm.ArSh.Imm(r, int32(64-f.Bits)))
+	if f.Bits < 32 && !t.Signed {
+		g.emit(asm.And.Imm(r, int32(1)<<f.Bits-1))
+	} else {
+		g.extend(r, f.Bits, t.Signed)
 	}
 	g.regs.unpin(v.i)
 	return intVal(t, v.i), nil
@@ -374,9 +356,8 @@ func (g *gen) indexValue(e *ast.IndexExpr) (*val, error) {
 	t := e.Type()
 	v := g.regs.newVal()
 	g.emit(asm.LoadMem(v.reg, asm.RFP, x.off+int16(idx.i.imm)*int16(size), memSize(size)))
-	if t.Signed && size < 8 {
-		shift := int32(64 - 8*size)
-		g.emit(asm.LSh.Imm(v.reg, shift), asm.ArSh.Imm(v.reg, shift))
+	if t.Signed {
+		g.extend(v.reg, 8*size, true)
 	}
 	return intVal(t, v), nil
 }
@@ -445,19 +426,11 @@ func (g *gen) recordField(e *ast.FieldExpr) (*val, error) {
 		if shift := f.BitOffset - start*8; shift > 0 {
 			g.emit(asm.RSh.Imm(v.reg, int32(shift)))
 		}
-		if f.Bits < 64 {
-			g.emit(asm.LSh.Imm(v.reg, int32(64-f.Bits)))
-			if t.Signed {
-				g.emit(asm.ArSh.Imm(v.reg, int32(64-f.Bits)))
-			} else {
-				g.emit(asm.RSh.Imm(v.reg, int32(64-f.Bits)))
-			}
-		}
+		g.extend(v.reg, f.Bits, t.Signed)
 		return intVal(t, v), nil
 	}
-	if t.Signed && n < 8 {
-		shift := int32(64 - 8*n)
-		g.emit(asm.LSh.Imm(v.reg, shift), asm.ArSh.Imm(v.reg, shift))
+	if t.Signed {
+		g.extend(v.reg, 8*n, true)
 	}
 	return intVal(t, v), nil
 }

@@ -110,13 +110,8 @@ func (g *gen) truncate(x *val, t *ast.Type) *val {
 			if v != 0 {
 				v = 1
 			}
-		case t.Size < 8:
-			shift := 64 - 8*t.Size
-			if t.Signed {
-				v = v << shift >> shift
-			} else {
-				v = int64(uint64(v) << shift >> shift)
-			}
+		default:
+			v = extendConst(v, 8*t.Size, t.Signed)
 		}
 		return intVal(t, imm(v))
 	}
@@ -126,14 +121,8 @@ func (g *gen) truncate(x *val, t *ast.Type) *val {
 		skip := g.newLabel("bool")
 		g.emit(asm.JEq.Imm(r, 0, skip), asm.Mov.Imm(r, 1))
 		g.place(skip)
-	case t.Size < 8:
-		shift := int32(64 - 8*t.Size)
-		g.emit(asm.LSh.Imm(r, shift))
-		if t.Signed {
-			g.emit(asm.ArSh.Imm(r, shift))
-		} else {
-			g.emit(asm.RSh.Imm(r, shift))
-		}
+	default:
+		g.extend(r, 8*t.Size, t.Signed)
 	}
 	g.regs.unpin(x.i)
 	return intVal(t, x.i)
@@ -348,11 +337,9 @@ func (g *gen) field(e *ast.FieldExpr) (*val, error) {
 		return buf, nil
 	}
 	v := g.regs.newVal()
-	size := map[int]asm.Size{1: asm.Byte, 2: asm.Half, 4: asm.Word, 8: asm.DWord}[f.size]
-	g.emit(asm.LoadMem(v.reg, ctxReg, f.off, size))
-	if f.signed && f.size < 8 {
-		shift := int32(64 - 8*f.size)
-		g.emit(asm.LSh.Imm(v.reg, shift), asm.ArSh.Imm(v.reg, shift))
+	g.emit(asm.LoadMem(v.reg, ctxReg, f.off, memSize(f.size)))
+	if f.signed {
+		g.extend(v.reg, 8*f.size, true)
 	}
 	return intVal(t, v), nil
 }

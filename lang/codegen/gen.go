@@ -667,3 +667,43 @@ func (g *gen) stringConst(s string, size int) *val {
 	}
 	return &val{t: t, off: off}
 }
+
+// extend widens the low bits of r to 64, with the sign when signed, else
+// with zeros.
+func (g *gen) extend(r asm.Register, bits int, signed bool) {
+	if bits >= 64 {
+		return
+	}
+	shift := int32(64 - bits)
+	g.emit(asm.LSh.Imm(r, shift))
+	if signed {
+		g.emit(asm.ArSh.Imm(r, shift))
+	} else {
+		g.emit(asm.RSh.Imm(r, shift))
+	}
+}
+
+// extendConst is extend on a constant.
+func extendConst(v int64, bits int, signed bool) int64 {
+	if bits >= 64 {
+		return v
+	}
+	shift := 64 - bits
+	if signed {
+		return v << shift >> shift
+	}
+	return int64(uint64(v) << shift >> shift)
+}
+
+// memSize is the load or store width of n bytes (1, 2, 4; else 8).
+func memSize(n int) asm.Size {
+	switch n {
+	case 1:
+		return asm.Byte
+	case 2:
+		return asm.Half
+	case 4:
+		return asm.Word
+	}
+	return asm.DWord
+}

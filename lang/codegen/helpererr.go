@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf/asm"
+	"github.com/wagglebpf/waggle/internal/disasm"
 	"github.com/wagglebpf/waggle/lang/layout"
 )
 
@@ -32,17 +33,7 @@ func (g *gen) checkHelper(fn asm.BuiltinFunc) {
 }
 
 // helperName is a helper's name as bpftrace prints it, the kernel's
-// without "bpf_": FnProbeReadUserStr is probe_read_user_str.
+// without "bpf_": probe_read_user_str.
 func helperName(fn asm.BuiltinFunc) string {
-	var b strings.Builder
-	for i, r := range strings.TrimPrefix(fn.String(), "Fn") {
-		if r >= 'A' && r <= 'Z' {
-			if i > 0 {
-				b.WriteByte('_')
-			}
-			r += 'a' - 'A'
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return strings.TrimPrefix(disasm.HelperName(int32(fn)), "bpf_")
 }

@@ -25,14 +25,14 @@ func (g *gen) usdtArg(e *ast.Ident, n int) (*val, error) {
 	t := e.Type()
 	switch a.Kind {
 	case attach.USDTArgConst:
-		return intVal(t, imm(extendConst(a.Value, a.Bytes(), a.Signed()))), nil
+		return intVal(t, imm(extendConst(a.Value, 8*a.Bytes(), a.Signed()))), nil
 	case attach.USDTArgReg:
 		v := g.regs.newVal()
 		g.emit(asm.LoadMem(v.reg, ctxReg, int16(a.RegOffset), asm.DWord))
 		if a.RegShift != 0 {
 			g.emit(asm.RSh.Imm(v.reg, int32(a.RegShift)))
 		}
-		g.extend(v.reg, a.Bytes(), a.Signed())
+		g.extend(v.reg, 8*a.Bytes(), a.Signed())
 		return intVal(t, v), nil
 	case attach.USDTArgMem:
 		return g.usdtMemArg(e, a, t)
@@ -89,37 +89,10 @@ func (g *gen) usdtMemArg(e *ast.Ident, a attach.USDTArg, t *ast.Type) (*val, err
 		asm.FnProbeReadUser.Call(),
 	)
 	g.checkHelper(asm.FnProbeReadUser)
-	size := map[int]asm.Size{1: asm.Byte, 2: asm.Half, 4: asm.Word, 8: asm.DWord}[a.Bytes()]
 	v := g.regs.newVal()
-	g.emit(asm.LoadMem(v.reg, asm.RFP, buf, size))
-	g.extend(v.reg, a.Bytes(), a.Signed())
+	g.emit(asm.LoadMem(v.reg, asm.RFP, buf, memSize(a.Bytes())))
+	g.extend(v.reg, 8*a.Bytes(), a.Signed())
 	return intVal(t, v), nil
-}
-
-// extend widens the low size bytes of r to 64 bits, with the sign when
-// signed, else with zeros.
-func (g *gen) extend(r asm.Register, size int, signed bool) {
-	if size >= 8 {
-		return
-	}
-	shift := int32(64 - 8*size)
-	g.emit(asm.LSh.Imm(r, shift))
-	if signed {
-		g.emit(asm.ArSh.Imm(r, shift))
-	} else {
-		g.emit(asm.RSh.Imm(r, shift))
-	}
-}
-
-func extendConst(v int64, size int, signed bool) int64 {
-	if size >= 8 {
-		return v
-	}
-	shift := 64 - 8*size
-	if signed {
-		return v << shift >> shift
-	}
-	return int64(uint64(v) << shift >> shift)
 }
 
 // ipOffset is where struct pt_regs keeps the instruction pointer.
