@@ -228,6 +228,9 @@ func (d *Defs) Lookup(name string) (btf.Type, error) {
 	if t, ok := fixedInts[name]; ok {
 		return t, nil
 	}
+	if words := strings.Fields(name); cWords(words) {
+		return intType(words)
+	}
 	if d.kernel == nil {
 		return nil, fmt.Errorf("unknown type %s", name)
 	}
@@ -324,4 +327,17 @@ func (d *Defs) IsLocal(t btf.Type) bool {
 		return ok
 	}
 	return false
+}
+
+// cWords reports whether every word is one of C's base type keywords
+// ("unsigned long", "char", "void"), which name a type by themselves.
+func cWords(words []string) bool {
+	for _, w := range words {
+		switch w {
+		case "unsigned", "signed", "char", "short", "int", "long", "_Bool", "bool", "void", "float", "double":
+		default:
+			return false
+		}
+	}
+	return len(words) > 0
 }

@@ -46,17 +46,10 @@ func (c *checker) userMemory() bool {
 // cType resolves a written C type: "struct sock *", "pid_t", "char *",
 // "union bpf_attr", "void *".
 func (c *checker) cType(t *ast.TypeExpr, name string) *ast.Type {
-	var bt btf.Type
-	if name == "void" {
-		bt = &btf.Void{}
-	} else if it, ok := cIntNames[name]; ok {
-		bt = it
-	} else {
-		var err error
-		if bt, err = c.info.Types.Lookup(name); err != nil {
-			c.errorf(t, "%v", err)
-			return nil
-		}
+	bt, err := c.info.Types.Lookup(name)
+	if err != nil {
+		c.errorf(t, "%v", err)
+		return nil
 	}
 	for range t.Ptr {
 		bt = &btf.Pointer{Target: bt}
@@ -70,17 +63,6 @@ func (c *checker) cType(t *ast.TypeExpr, name string) *ast.Type {
 		return nil
 	}
 	return lt
-}
-
-// cIntNames are the language's and C's integer names as BTF integers, for
-// pointers to them ("uint32 *", "char *").
-var cIntNames = map[string]*btf.Int{
-	"char": {Name: "char", Size: 1, Encoding: btf.Signed}, "unsigned char": {Name: "unsigned char", Size: 1},
-	"short": {Name: "short", Size: 2, Encoding: btf.Signed}, "unsigned short": {Name: "unsigned short", Size: 2},
-	"int": {Name: "int", Size: 4, Encoding: btf.Signed}, "unsigned int": {Name: "unsigned int", Size: 4}, "unsigned": {Name: "unsigned int", Size: 4},
-	"long": {Name: "long", Size: 8, Encoding: btf.Signed}, "unsigned long": {Name: "unsigned long", Size: 8},
-	"long long": {Name: "long long", Size: 8, Encoding: btf.Signed}, "unsigned long long": {Name: "unsigned long long", Size: 8},
-	"bool": {Name: "_Bool", Size: 1, Encoding: btf.Bool},
 }
 
 // record is the C struct or union behind a record type, with a message
