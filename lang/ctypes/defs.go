@@ -69,12 +69,22 @@ func (d *Defs) Add(text string) error {
 
 func (d *Defs) directive(line string) error {
 	word, rest, _ := strings.Cut(line, " ")
-	if word != "define" {
-		if word == "undef" {
-			delete(d.consts, strings.TrimSpace(rest))
+	switch word {
+	case "define":
+		name, c, err := d.parseDefine(rest)
+		if err != nil {
+			return err
 		}
-		return nil
+		d.consts[name] = c
+	case "undef":
+		delete(d.consts, strings.TrimSpace(rest))
 	}
+	return nil
+}
+
+// parseDefine reads "NAME value" of a #define. A value that is not a
+// constant gives a Const with Err set, an error only when used.
+func (d *Defs) parseDefine(rest string) (string, Const, error) {
 	rest = strings.TrimSpace(rest)
 	i := 0
 	for i < len(rest) && (isIdentStart(rest[i]) || i > 0 && rest[i] >= '0' && rest[i] <= '9') {
@@ -82,25 +92,21 @@ func (d *Defs) directive(line string) error {
 	}
 	name, value := rest[:i], strings.TrimSpace(rest[i:])
 	if name == "" {
-		return fmt.Errorf("#define needs a name")
+		return "", Const{}, fmt.Errorf("#define needs a name")
 	}
 	if strings.HasPrefix(value, "(") && i < len(rest) && rest[i] == '(' {
-		d.consts[name] = Const{Err: fmt.Errorf("%s is a function-like macro, which waggle does not expand", name)}
-		return nil
+		return name, Const{Err: fmt.Errorf("%s is a function-like macro, which waggle does not expand", name)}, nil
 	}
 	toks, err := lexC(value)
 	if err != nil {
-		d.consts[name] = Const{Err: err}
-		return nil
+		return name, Const{Err: err}, nil
 	}
 	if len(toks) == 1 && toks[0].kind == 's' {
 		s, err := unquoteC(toks[0].text)
-		d.consts[name] = Const{Str: s, IsStr: true, Err: err}
-		return nil
+		return name, Const{Str: s, IsStr: true, Err: err}, nil
 	}
 	if len(toks) == 0 {
-		d.consts[name] = Const{Err: fmt.Errorf("%s is defined empty", name)}
-		return nil
+		return name, Const{Err: fmt.Errorf("%s is defined empty", name)}, nil
 	}
 	p := &cparser{toks: toks, defs: d}
 	v, err := p.constExpr()
@@ -108,11 +114,9 @@ func (d *Defs) directive(line string) error {
 		err = fmt.Errorf("unexpected %q", toks[p.pos].text)
 	}
 	if err != nil {
-		d.consts[name] = Const{Err: fmt.Errorf("#define %s is not a constant: %w", name, err)}
-		return nil
+		return name, Const{Err: fmt.Errorf("#define %s is not a constant: %w", name, err)}, nil
 	}
-	d.consts[name] = Const{Int: v}
-	return nil
+	return name, Const{Int: v}, nil
 }
 
 func unquoteC(s string) (string, error) {

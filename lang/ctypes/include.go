@@ -79,21 +79,14 @@ func (d *Defs) scanHeader(name string, seen map[string]bool, depth int) {
 					d.scanHeader(inc, seen, depth+1)
 				}
 			case strings.HasPrefix(word, "define"):
-				rest := strings.TrimSpace(strings.TrimPrefix(word, "define"))
-				n := 0
-				for n < len(rest) && (isIdentStart(rest[n]) || n > 0 && rest[n] >= '0' && rest[n] <= '9') {
-					n++
-				}
-				if _, ok := d.consts[rest[:n]]; ok || n == 0 {
-					continue
-				}
 				// Comments after a definition are common in headers.
 				if i := strings.Index(word, "/*"); i >= 0 {
 					word = word[:i]
 				}
-				_ = d.directive(word)
-				if c := d.consts[rest[:n]]; c.Err != nil {
-					delete(d.consts, rest[:n]) // not a constant: leave it unknown
+				// The first definition wins, and only constants are kept.
+				name, c, err := d.parseDefine(strings.TrimPrefix(word, "define"))
+				if _, seen := d.consts[name]; err == nil && c.Err == nil && !seen {
+					d.consts[name] = c
 				}
 			}
 		}
