@@ -45,6 +45,8 @@ func (v *verifier) checkProgram() *Rejection {
 	}
 	v.prune = make([]bool, n)
 	v.ptrKinds = make([]uint8, n)
+	v.access = make([]Access, n)
+	v.pktFields = map[ContextField]bool{}
 	v.callbackCall = make([]bool, n)
 	for pc, ins := range v.insns {
 		if ins != nil && ins.IsBuiltinCall() {

@@ -20,6 +20,9 @@ func (v *verifier) checkMem(pc int, st *state, ptr reg, insnOff int64, a access,
 			return reg{}, v.rejectAt(pc, st, regs, "this instruction accesses the context on one path and other memory on another, which the kernel cannot rewrite; use separate instructions")
 		}
 	}
+	if cls := v.insns[pc].OpCode.Class(); cls == asm.LdXClass || cls == asm.StClass || cls == asm.StXClass {
+		v.access[pc] |= accessOf(ptr.t)
+	}
 	switch ptr.t {
 	case notInit:
 		return reg{}, v.rejectAt(pc, st, regs, "%s is not initialised", r)
@@ -80,6 +83,19 @@ func (v *verifier) checkMem(pc int, st *state, ptr reg, insnOff int64, a access,
 		return v.ctxAccess(pc, st, ptr, insnOff, a, regs)
 	}
 	return reg{}, v.rejectAt(pc, st, regs, "invalid memory access through %s", r)
+}
+
+// accessOf is the kind of memory a pointer of type t points to.
+func accessOf(t regType) Access {
+	switch t {
+	case ptrCtx:
+		return AccessContext
+	case ptrPacket:
+		return AccessPacket
+	case ptrStack:
+		return AccessStack
+	}
+	return AccessOther
 }
 
 // sizedAccess checks an access to memory of a known size: a map value or
@@ -147,8 +163,10 @@ func (v *verifier) ctxAccess(pc int, st *state, ptr reg, insnOff int64, a access
 		}
 		switch f.kind {
 		case ptrPacket:
+			v.pktFields[ContextField{Offset: f.off, Size: f.size}] = true
 			return reg{t: ptrPacket, s: constScalar(0), id: 0}, nil
 		case ptrPacketEnd:
+			v.pktFields[ContextField{Offset: f.off, Size: f.size}] = true
 			return reg{t: ptrPacketEnd, s: constScalar(0)}, nil
 		}
 		return scalarReg(sizedScalar(a.size)), nil

@@ -58,6 +58,40 @@ type Report struct {
 	// touch: a runtime must hand it a context at least this large.
 	ContextBytes int        `json:"context_bytes"`
 	Rejection    *Rejection `json:"rejection,omitempty"`
+	// Access says, for each instruction slot (by raw offset) that loads
+	// or stores memory, what the access touched on every path that the
+	// analysis took to it; 0 for other slots. A runtime that translates
+	// addresses may skip the checks of accesses that can only touch
+	// memory it lays out itself: see [Access]. Set only when the program
+	// is accepted.
+	Access []Access `json:"-"`
+	// PacketFields are the context fields that the program loads as
+	// packet pointers (data, data_end), by offset and size. The proofs of
+	// packet accesses hold for the packet those fields describe: a
+	// runtime that relies on them must check that the fields describe
+	// memory it owns.
+	PacketFields []ContextField `json:"-"`
+}
+
+// Access is a set of kinds of memory that an instruction's load or store
+// touches, as the verifier proved it: an access of the context lies in
+// [0, Report.ContextBytes) from the context pointer, an access of the
+// packet between the packet pointers that the program loaded from the
+// context (Report.PacketFields), an access of the stack inside the frame
+// that the pointer points into.
+type Access uint8
+
+// Kinds of memory in an Access.
+const (
+	AccessContext Access = 1 << iota
+	AccessPacket
+	AccessStack
+	AccessOther // map values, ring buffer memory
+)
+
+// ContextField is a field of the program's context.
+type ContextField struct {
+	Offset, Size int
 }
 
 // Rejection explains why a program was refused.
@@ -315,6 +349,9 @@ type verifier struct {
 	// through the context (1), another pointer (2) or both: the kernel
 	// rewrites context accesses, so one instruction cannot do both.
 	ptrKinds []uint8
+	// access accumulates Report.Access; pktFields Report.PacketFields.
+	access    []Access
+	pktFields map[ContextField]bool
 	// stackDepth is the deepest stack offset each subprogram touches, by
 	// its first instruction; chains are the call chains seen, each with
 	// the call that completed it, for the 512-byte limit across frames.
@@ -365,6 +402,13 @@ func Verify(insns asm.Instructions, typ ebpf.ProgramType, maps map[string]MapInf
 		depth, rej = v.checkStackChains()
 	}
 	rep = &Report{Accepted: rej == nil, InsnsProcessed: v.done, MaxStackDepth: depth, ContextBytes: int(v.ctxBytes), Rejection: rej}
+	if rej == nil {
+		rep.Access = v.access
+		for f := range v.pktFields {
+			rep.PacketFields = append(rep.PacketFields, f)
+		}
+		slices.SortFunc(rep.PacketFields, func(a, b ContextField) int { return a.Offset - b.Offset })
+	}
 	if v.opts.Log != nil {
 		if rej != nil {
 			fmt.Fprintf(v.opts.Log, "rejected: %s\n", rej.Error())

@@ -33,9 +33,12 @@
 // package vm/jit, which registers itself when imported (amd64 and arm64
 // on Linux; elsewhere JIT runs fall back to the interpreter). Native code
 // sees the same virtual addresses, goes through the same region checks
-// (inline, against the run's region table) and calls the same helpers,
-// so it returns the same r0, leaves the same memory and maps, fails with
-// the same [*RunError] and counts the same instructions. The contract
+// (inline, against the run's region table; for a verified program, except
+// the accesses that the verifier proved, see [LoadVerified]) and calls the
+// same helpers, so it returns the same r0, leaves the same memory and
+// maps, fails with the same [*RunError] and counts the same instructions.
+// [RunOptions].Repeat runs a program many times in one call, as the
+// kernel's BPF_PROG_TEST_RUN does. The contract
 // between this package and the back ends is package vm/internal/jitabi;
 // native.go is the Go side of it. Not yet here: CO-RE relocations for
 // the VM.

@@ -31,6 +31,14 @@ type RunOptions struct {
 	// needs package vm/jit linked in and falls back to the interpreter
 	// where there is no back end. Both give the same results.
 	Engine Engine
+	// Repeat, when above 1, runs the program that many times in a row
+	// over the same mem (which keeps what each run writes, as do maps),
+	// as the kernel's BPF_PROG_TEST_RUN does with its repeat count: each
+	// run starts afresh (registers, a clear stack, its own budget of
+	// MaxSteps) and the result is the last run's. An error stops the
+	// runs. The work of setting up a run is done once, so that this
+	// measures the program rather than the call.
+	Repeat int
 }
 
 // Result describes a completed run.
@@ -85,16 +93,30 @@ func (p *Program) execute(mem []byte, opts *RunOptions) (Result, error) {
 	defer m.release()
 	m.reset(p, mem, opts)
 	budget := clampSteps(opts.MaxSteps)
-	r0, left, err := m.exec(p, mem, budget)
-	// A successful tail call stops the program that made it (see
-	// helperTailCall); the next one runs here, with the same context and
-	// the rest of the budget, so that a chain of tail calls never nests.
-	for err == nil && m.tail != nil {
-		next := m.tail
-		m.tail = nil
-		m.env.stopped = false
-		m.bind(next)
-		r0, left, err = m.run(next, mem, left, 0, 0, [5]uint64{m.tailCtx, uint64(len(mem))})
+	var (
+		r0   uint64
+		left int64
+		err  error
+	)
+	for i := range max(opts.Repeat, 1) {
+		if i > 0 {
+			m.rewind(p)
+		}
+		r0, left, err = m.exec(p, mem, budget)
+		// A successful tail call stops the program that made it (see
+		// helperTailCall); the next one runs here, with the same context
+		// and the rest of the budget, so that a chain of tail calls never
+		// nests.
+		for err == nil && m.tail != nil {
+			next := m.tail
+			m.tail = nil
+			m.env.stopped = false
+			m.bind(next)
+			r0, left, err = m.run(next, mem, left, 0, 0, [5]uint64{m.tailCtx, uint64(len(mem))})
+		}
+		if err != nil {
+			break
+		}
 	}
 	return Result{R0: r0, Steps: uint64(budget - left)}, err
 }
@@ -129,9 +151,14 @@ type machine struct {
 	regions []region // [0] the stack, [1] mem: their names and flags never change
 	stack   [MaxCallDepth * StackSize]byte
 	frames  [MaxCallDepth]frame
-	helpers []HelperFunc // resolved for this run, by Program.helperIDs index
-	opts    runOpts
-	env     Env
+	// Where run resumes a run that native code hands over (deopt).
+	entry       [11]uint64 // r0-r10
+	resumePC    int
+	resumeDepth int
+	resumeLeft  int64
+	helpers     []HelperFunc // resolved for this run, by Program.helperIDs index
+	opts        runOpts
+	env         Env
 
 	// State that helpers need and the interpreter keeps in locals: set
 	// around each helper call, not per instruction.
@@ -147,8 +174,9 @@ type machine struct {
 	// frames 0 to maxDepth-1 (the deepest call depth reached, by either
 	// engine, callbacks included) whole, and frameUse bytes below the top
 	// of frame maxDepth, where frameUse is the largest stackUse of the
-	// programs this run ran (see Program.stackUse): maxDepth*StackSize +
-	// frameUse bytes from the top of stack.
+	// programs this run ran (see Program.stackUse; each engine adds its
+	// program's as it starts): maxDepth*StackSize + frameUse bytes from
+	// the top of stack.
 	maxDepth int
 	frameUse int
 
@@ -180,7 +208,6 @@ func (m *machine) reset(p *Program, mem []byte, opts *RunOptions) {
 // maps' values.
 func (m *machine) bind(p *Program) {
 	m.prog = p
-	m.frameUse = max(m.frameUse, p.stackUse())
 	if len(m.helpers) > 0 || len(p.helperIDs) > 0 {
 		clear(m.helpers)
 		m.helpers = m.helpers[:0]
@@ -193,12 +220,34 @@ func (m *machine) bind(p *Program) {
 	}
 }
 
-func (m *machine) release() {
-	// A later run must not see this run's stack contents: clear what it
-	// can have written, and only that (an empty program writes nothing).
+// rewind makes the machine ready for another run of p over the same
+// memory with the same options (RunOptions.Repeat), as release and reset
+// would, keeping what both would set again.
+func (m *machine) rewind(p *Program) {
+	m.clearStack()
+	if len(m.regions) > fixedRegions {
+		clear(m.regions[fixedRegions:])
+		m.regions = m.regions[:fixedRegions]
+	}
+	m.setStack(0)
+	m.env.stopped = false
+	m.tail, m.tailCtx, m.tailCalls = nil, 0, 0
+	m.maxDepth, m.frameUse = 0, 0
+	if m.prog != p || len(p.maps) > 0 {
+		m.bind(p)
+	}
+}
+
+// clearStack clears what the run can have written to the stack, and only
+// that (an empty program writes nothing): a later run must not see it.
+func (m *machine) clearStack() {
 	if d := m.maxDepth*StackSize + m.frameUse; d > 0 {
 		clear(m.stack[len(m.stack)-min(d, len(m.stack)):])
 	}
+}
+
+func (m *machine) release() {
+	m.clearStack()
 	// Drop references to the caller's memory and helpers before pooling,
 	// and the regions that this run added.
 	if len(m.regions) > fixedRegions {
@@ -207,6 +256,9 @@ func (m *machine) release() {
 	}
 	m.setStack(0)
 	m.regions[1].data = nil
+	if m.native != nil {
+		m.native.ready = false
+	}
 	if len(m.helpers) > 0 {
 		clear(m.helpers)
 		m.helpers = m.helpers[:0]
@@ -230,6 +282,13 @@ func (p *Program) stackUse() int {
 	if u := p.jit.stackUse.Load(); u != 0 {
 		return int(u - 1)
 	}
+	use := p.stackUseBut(nil)
+	p.jit.stackUse.Store(int32(use) + 1)
+	return use
+}
+
+// stackUseBut is stackUse, leaving out the stores that skip[pc] marks.
+func (p *Program) stackUseBut(skip []bool) int {
 	use := 0
 	for pc := 0; pc < len(p.code); pc++ {
 		in := &p.code[pc]
@@ -252,7 +311,7 @@ func (p *Program) stackUse() int {
 				size = int32(in.size)
 			}
 		}
-		if size == 0 {
+		if size == 0 || skip != nil && skip[pc] {
 			continue
 		}
 		if in.dst != 10 || in.off < -StackSize || in.off+size > 0 {
@@ -261,7 +320,6 @@ func (p *Program) stackUse() int {
 			use = max(use, int(-in.off))
 		}
 	}
-	p.jit.stackUse.Store(int32(use) + 1)
 	return use
 }
 
@@ -291,27 +349,38 @@ func (m *machine) exec(p *Program, mem []byte, budget int64) (r0 uint64, left in
 // call depth base with r1-r5 = args, and returns when that frame exits.
 // Base 0 is a whole program; a deeper base is a callback that a helper
 // calls (Env.CallLocal), which runs on the frames below the caller's.
+// A negative start resumes instead where m.entry, m.resumePC,
+// m.resumeDepth and m.resumeLeft say, with the call frames of m.frames
+// (see machine.deopt).
 func (m *machine) run(p *Program, mem []byte, budget int64, start, base int, args [5]uint64) (r0 uint64, left int64, err error) {
 	code := p.code
 	var regs [16]uint64
-	regs[1], regs[2], regs[3], regs[4], regs[5] = args[0], args[1], args[2], args[3], args[4]
-	regs[10] = stackTop - uint64(base)*StackSize
-	m.setStack(base)
-	m.maxDepth = max(m.maxDepth, base)
-	lc := cache{base: m.regions[0].base, data: m.regions[0].data}
-	sc := lc
 	depth := base
 	pc := start
+	m.frameUse = max(m.frameUse, p.stackUse())
+	if start >= 0 {
+		regs[1], regs[2], regs[3], regs[4], regs[5] = args[0], args[1], args[2], args[3], args[4]
+		regs[10] = stackTop - uint64(base)*StackSize
+		m.maxDepth = max(m.maxDepth, base)
+		left = budget - int64(p.runs[start])
+		if left < 0 {
+			return 0, left, budgetError(start, budget)
+		}
+	} else {
+		// A run that native code hands over midway (see deopt).
+		r := &m.entry
+		regs[0], regs[1], regs[2], regs[3], regs[4], regs[5] = r[0], r[1], r[2], r[3], r[4], r[5]
+		regs[6], regs[7], regs[8], regs[9], regs[10] = r[6], r[7], r[8], r[9], r[10]
+		pc, depth, left = m.resumePC, m.resumeDepth, m.resumeLeft
+	}
+	m.setStack(depth)
+	lc := cache{base: m.regions[0].base, data: m.regions[0].data}
+	sc := lc
 	var (
 		fAddr uint64
 		fSize int
 		fKind string
 	)
-	left = budget - int64(p.runs[start])
-	if left < 0 {
-		pc = start + 1
-		goto budget
-	}
 	for {
 		in := &code[pc]
 		pc++
@@ -1101,7 +1170,7 @@ func (m *machine) run(p *Program, mem []byte, budget int64, start, base int, arg
 	}
 
 budget:
-	return 0, left, &RunError{PC: pc - 1, Err: ErrBudget, msg: fmt.Sprintf("instruction budget of %d exceeded", budget)}
+	return 0, left, budgetError(pc-1, budget)
 fault:
 	return 0, left, m.memFault(pc-1, fAddr, fSize, fKind)
 }

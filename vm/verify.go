@@ -16,8 +16,14 @@ import (
 // [LoadCollection] also prove the program correct with waggle's static
 // verifier (package verifier) for its program type before they load it,
 // and refuse it with a [*VerifyError] when the proof fails, as the kernel
-// refuses a program its verifier rejects. The run-time checks stay on
-// either way.
+// refuses a program its verifier rejects. The interpreter keeps its
+// run-time checks either way. The JIT (package vm/jit) makes the context,
+// packet and stack accesses of a verified program that the verifier
+// proved in bounds without checks, as the kernel's JIT does, for runs
+// whose context's packet pointers lie inside the memory passed to Run (a
+// context from NewXDPContext or NewSkBuffContext); other runs, and the
+// rest of a run once a helper moves those pointers elsewhere, keep every
+// check, so that a bad access is still an error and never a fault.
 
 // VerifyError is the error of a program that waggle's verifier refused.
 // Report.Rejection says which instruction failed, why, and on which path.

@@ -14,14 +14,21 @@ import (
 //	BPF   r0  r1  r2  r3 r4 r5  r6  r7  r8  r9  r10(host address)  budget
 //	x86   rbx rdi rsi r8 r9 r10 r12 r13 r14 r15 rbp                r11
 //
-// rax, rcx and rdx are scratch: dead between BPF instructions, so
-// division, shifts by cl and cmpxchg need no spills. r10 is kept as the
-// host address of the frame, so that a stack access with a constant
-// offset inside the current frame is one instruction; its virtual value
-// (what the program sees when it copies r10) is rbp minus the stack delta.
+// rax is scratch: dead between BPF instructions. rcx and rdx hold the
+// bounds of mem (region 1 of the table, always at the virtual address
+// vm.MemAddr): rcx its Lim8 (its length less 7, or 0), rdx the host
+// address of its first byte. They are copies of the scratch area's
+// hLim and hHost, so that an instruction that needs more scratch
+// registers (division, shifts by a register, atomics, calls, blinded
+// immediates, the slow paths) may use them and reload them after
+// (restoreMem); exits clobber them and the entry sequence loads them. r10
+// is kept as the host address of the frame, so that a stack access with a
+// constant offset inside the current frame is one instruction; its virtual
+// value (what the program sees when it copies r10) is rbp minus the stack
+// delta.
 //
 // Scratch area. The trampoline (enter_amd64.s) calls the code with rsp 8
-// bytes below a 128-byte area of its own frame, H = rsp+8 (rsp+16 inside
+// bytes below a 152-byte area of its own frame, H = rsp+8 (rsp+16 inside
 // the refill stubs, the only calls native code makes):
 //
 //	H+0    the state block pointer
@@ -30,13 +37,32 @@ import (
 //	H+24   a spill slot for the refill stubs
 //	H+32   the load cache: base, host, lim1, lim2, lim4, lim8 of a region
 //	H+80   the store cache, the same
+//	H+128  mem's Lim8 and host address (what rcx and rdx hold)
+//	H+144  a spill slot for BPF returns
 //
-// The caches are the interpreter's: the last region that a load (store)
-// hit. An access is inside the cached region when (addr-base) < limN: one
-// compare; otherwise a refill stub scans the region table and refills the
-// cache, or reports that no region holds the access and the code leaves
-// with ExitFault. The caches are reset on every entry and on BPF calls and
-// returns (which move the stack region).
+// Memory accesses. An access through r10 at a constant offset inside the
+// current frame is one instruction. Any other first tries mem, inline: the
+// offset of its address from MemAddr (one lea) is compared with rcx, and
+// the access is made at rdx plus that offset when the address is in mem
+// with 8 bytes to spare. (Making it at rdx plus the address plus a
+// displacement would save the lea's subtraction, but stores with such an
+// operand ran the sieve a third slower.) Otherwise (another region, or
+// the last 7 bytes of mem) a cold path tries the caches, the
+// interpreter's: the last region that a load (store) hit. An access is
+// inside the cached region when (addr-base) < limN: one compare;
+// otherwise a refill stub scans the region table and refills the cache,
+// or reports that no region holds the access and the code leaves with
+// ExitFault. The caches are reset on every entry and on BPF calls and
+// returns (which move the stack region). Accesses through r10 outside the
+// current frame go to the caches directly, and accesses that the verifier
+// proved (jitabi.Program.Proven) are made with no check at all: in mem at
+// rdx plus the address less MemAddr, in the stack at the stack delta plus
+// the address.
+//
+// Budget. Exact code checks ahead (see deferral in labels.go and jitabi's
+// Budget section): the charges are subtractions from r11, most of them
+// deferred and made at once, and a check is a jl after one of them, to a
+// cold exit. Coarse code charges at checkpoints only.
 //
 // Code layout: the entry sequence at offset 0 (load registers from the
 // state block, jump to the resume address), the common exit (store them,
@@ -55,7 +81,10 @@ const (
 	hSpill  = 24
 	hLC     = 32
 	hSC     = 80
-	hSize   = 128
+	hLim    = 128
+	hHost   = 136
+	hRet    = 144
+	hSize   = 152
 	cBase   = 0
 	cHost   = 8
 	cLim1   = 16
@@ -113,6 +142,17 @@ type amd64Gen struct {
 	// checkpoints charge, weight[pc] each.
 	coarse bool
 	weight []uint32
+	// Exact accounting defers charges and checks ahead (see deferral).
+	deferral deferral
+
+	// calls is set when the program makes local calls; loopHead[pc] when
+	// a jump goes back to pc.
+	calls    bool
+	loopHead []bool
+	// usesProofs is set once an access relies on the verifier's proofs;
+	// returns are the labels where local calls return, by the pc there.
+	usesProofs bool
+	returns    map[int]x86Label
 }
 
 func (g *amd64Gen) newLabel() x86Label {
@@ -170,9 +210,18 @@ func compileAMD64(p *jitabi.Program, opts jitabi.Options) (*Assembly, error) {
 	g := &amd64Gen{p: p, opts: opts, labels: analyse(p), coarse: opts.CoarseBudget}
 	if g.coarse {
 		g.weight = jitabi.Checkpoints(p)
+	} else {
+		g.deferral = planDeferral(p, g.labels)
 	}
 	if opts.Blind {
 		g.key = blindKey()
+	}
+	g.loopHead = make([]bool, n)
+	for pc := range n {
+		g.calls = g.calls || !p.Second[pc] && p.Insts[pc].Op == jitabi.OpCallLocal
+		if in := &p.Insts[pc]; !p.Second[pc] && isBranch(in.Op) && int(in.Off) <= pc {
+			g.loopHead[in.Off] = true
+		}
 	}
 	g.a.b = make([]byte, 0, 64*n+1024)
 	g.charge = make([]x86Label, n)
@@ -225,7 +274,15 @@ func compileAMD64(p *jitabi.Program, opts jitabi.Options) (*Assembly, error) {
 	if g.coarse {
 		start = g.charge[0]
 	}
-	return &Assembly{Arch: "amd64", Text: g.a.b, Start: uint32(g.lbl[start]), Exits: g.exits, PCs: pcs, Notes: g.notes, CoarseBudget: g.coarse}, nil
+	var returns map[uint32]int32
+	if len(g.returns) > 0 {
+		returns = map[uint32]int32{}
+		for pc, l := range g.returns {
+			returns[uint32(g.lbl[l])] = int32(pc)
+		}
+	}
+	return &Assembly{Arch: "amd64", Text: g.a.b, Start: uint32(g.lbl[start]), Exits: g.exits, PCs: pcs, Notes: g.notes, CoarseBudget: g.coarse,
+		UsesProofs: g.usesProofs, Returns: returns, Bias: g.deferral.bias, Lookahead: !g.coarse}, nil
 }
 
 // entry: rdi = state, rsi = resume address.
@@ -237,6 +294,11 @@ func (g *amd64Gen) entry() {
 	a.load(8, false, rax, mdisp(rdi, jitabi.OffStackDelta))
 	a.store(8, hm(hSD), rax)
 	g.invalidateCaches()
+	a.load(8, false, rcx, mdisp(rdi, jitabi.OffRegions))
+	a.load(8, false, rdx, mdisp(rcx, jitabi.SizeRegion+jitabi.OffRegHost))
+	a.load(8, false, rcx, mdisp(rcx, jitabi.SizeRegion+jitabi.OffRegLim8))
+	a.store(8, hm(hLim), rcx)
+	a.store(8, hm(hHost), rdx)
 	a.movRR(true, rax, rsi)
 	for i, r := range amd64Regs[:10] {
 		if r != rdi {
@@ -323,12 +385,80 @@ func (g *amd64Gen) refillStub(write bool, size int, l x86Label) {
 	a.ret()
 }
 
-// translate emits the translation of the virtual address base+off for an
-// access of size bytes: afterwards rcx holds the host address (rax the
-// virtual one). On failure the code leaves with ExitFault.
-func (g *amd64Gen) translate(pc int, base x86Reg, off int32, size int, write bool, access uint8) {
-	g.vaddr(base, off)
+// proven returns the operand of the access at pc through BPF register
+// base plus off when the verifier proved where it lies
+// (jitabi.Program.Proven), so that it needs no check; rax may hold part
+// of the address.
+func (g *amd64Gen) proven(pc int, base uint8, off int32) (x86Mem, bool) {
+	if g.p.Proven == nil {
+		return x86Mem{}, false
+	}
+	r := amd64Regs[base%11]
+	switch g.p.Proven[pc] {
+	case jitabi.ProvenMem:
+		if base%11 == 10 {
+			return x86Mem{}, false
+		}
+		g.usesProofs = true
+		return x86Mem{base: rdx, index: r, scale: 1, disp: off - jitabi.MemAddr}, true
+	case jitabi.ProvenStack:
+		if base%11 == 10 {
+			return mdisp(rbp, off), true // rbp is r10's host address
+		}
+		g.usesProofs = true
+		g.a.load(8, false, rax, hm(hSD))
+		return x86Mem{base: rax, index: r, scale: 1, disp: off}, true
+	}
+	return x86Mem{}, false
+}
+
+// restoreMem reloads rcx and rdx, mem's bounds, after code that used them
+// as scratch registers.
+func (g *amd64Gen) restoreMem() {
+	g.a.load(8, false, rcx, hm(hLim))
+	g.a.load(8, false, rdx, hm(hHost))
+}
+
+// accessFunc emits a load or store at operand at; tmp is a scratch
+// register it may use (for r10's value or a blinded immediate).
+type accessFunc func(at x86Mem, tmp x86Reg)
+
+// memAccess emits an access of size bytes at BPF register base plus off,
+// made by emit once the address is translated (see the package comment on
+// memory accesses); on failure the code leaves with ExitFault. useTmp says
+// whether emit uses its scratch register.
+func (g *amd64Gen) memAccess(pc int, base uint8, off int32, size int, write bool, access uint8, useTmp bool, emit accessFunc) {
+	a := &g.a
+	if base%11 == 10 {
+		g.vaddr(rbp, off)
+		g.cachedAccess(pc, size, write, access, emit)
+		return
+	}
+	a.lea(rax, mdisp(amd64Regs[base%11], off-jitabi.MemAddr))
+	a.aluRR(true, x86Cmp, rax, rcx)
+	slow, done := g.newLabel(), g.newLabel()
+	g.jccTo(x86CCAE, slow)
+	emit(x86Mem{base: rdx, index: rax, scale: 1}, rcx)
+	if useTmp {
+		a.load(8, false, rcx, hm(hLim))
+	}
+	g.bind(done)
+	g.cold = append(g.cold, func() {
+		g.bind(slow)
+		a.lea(rax, mdisp(rax, jitabi.MemAddr))
+		g.cachedAccess(pc, size, write, access, emit)
+		g.jmpTo(done)
+	})
+}
+
+// cachedAccess emits the access of size bytes at the virtual address in
+// rax through the load or store cache and, when that misses, the refill
+// stubs. It leaves rcx and rdx as it found them.
+func (g *amd64Gen) cachedAccess(pc int, size int, write bool, access uint8, emit accessFunc) {
+	a := &g.a
 	g.translateRAX(pc, size, write, access)
+	emit(mdisp(rcx, 0), rax)
+	a.load(8, false, rcx, hm(hLim))
 }
 
 // vaddr: rax = the virtual address base+off (rbp holds r10's host
@@ -351,6 +481,10 @@ func (g *amd64Gen) val(r uint8, tmp x86Reg) x86Reg {
 	return tmp
 }
 
+// translateRAX translates the virtual address in rax for an access of
+// size bytes through the load or store cache: afterwards rcx holds the
+// host address (rax still the virtual one). rdx is kept. On failure the
+// code leaves with ExitFault.
 func (g *amd64Gen) translateRAX(pc int, size int, write bool, access uint8) {
 	a := &g.a
 	cache := int32(hLC)
@@ -366,10 +500,11 @@ func (g *amd64Gen) translateRAX(pc int, size int, write bool, access uint8) {
 	a.aluRM(true, x86Add, rcx, hm(cache+cHost))
 	g.bind(done)
 	idx := map[int]int{1: 0, 2: 1, 4: 2, 8: 3}[size]
-	fault := g.exit(jitabi.Exit{Kind: jitabi.ExitFault, Access: access, Size: uint8(size), PC: int32(pc)}, -1)
+	fault := g.exit(jitabi.Exit{Kind: jitabi.ExitFault, Access: access, Size: uint8(size), PC: int32(pc), Owed: g.owed(pc)}, -1)
 	g.cold = append(g.cold, func() {
 		g.bind(slow)
 		g.callTo(g.refill[w][idx])
+		a.load(8, false, rdx, hm(hHost))
 		a.testRR(true, rcx, rcx)
 		g.jccTo(x86CCNE, done)
 		g.leave(fault)
@@ -403,6 +538,7 @@ func (g *amd64Gen) const64(r x86Reg, v uint64) {
 	g.a.movRI(r, v^k)
 	g.a.movRI(rdx, k)
 	g.a.aluRR(true, x86Xor, r, rdx)
+	g.a.load(8, false, rdx, hm(hHost))
 }
 
 var aluOf = map[uint8]x86ALU{
@@ -431,20 +567,60 @@ func (g *amd64Gen) inst(pc int) error {
 	p := g.p
 	in := &p.Insts[pc]
 	if g.coarse {
+		if g.loopHead[pc] {
+			g.a.align(32)
+		}
 		g.bind(g.charge[pc])
 		if w := g.weight[pc]; w > 0 {
 			a.aluRI(true, x86Sub, rBudget, int32(w))
 			g.jccTo(x86CCL, g.coldExit(jitabi.Exit{Kind: jitabi.ExitBudget, PC: int32(pc)}, g.body[pc]))
 		}
-	} else if g.labels.at[pc] {
-		if g.labels.plainInto[pc] {
-			g.jmpTo(g.body[pc])
+	} else {
+		d := &g.deferral
+		// Control falling in owes the canonical amount of a merge point,
+		// or pays with a check into a checkpoint.
+		g.adjustBudget(d.adjust[pc])
+		if d.entered[pc] {
+			g.chargeAt(d.enter[pc], pc)
 		}
-		g.bind(g.charge[pc])
-		a.aluRI(true, x86Sub, rBudget, int32(p.Runs[pc]))
-		g.jccTo(x86CCL, g.coldExit(jitabi.Exit{Kind: jitabi.ExitBudget, PC: -1}, g.body[pc]))
+		if d.checkpoint[pc] && d.into[pc] > 0 {
+			n := int64(p.Runs[pc])
+			if s := d.sole[pc]; s >= 0 {
+				n = d.edge[s]
+			}
+			switch {
+			case g.loopHead[pc] || !g.fallsInto(pc):
+				// Inline, where control comes by the jumps every
+				// time round a loop; falling in, control skips the
+				// charge: it made its own.
+				if g.fallsInto(pc) {
+					g.jmpTo(g.body[pc])
+				}
+				if g.loopHead[pc] {
+					g.a.align(32)
+				}
+				g.bind(g.charge[pc])
+				g.chargeAt(n, pc)
+			default:
+				// Out of line, so that control falling in does not jump.
+				body := g.body[pc]
+				g.cold = append(g.cold, func() {
+					g.bind(g.charge[pc])
+					g.chargeAt(n, pc)
+					g.jmpTo(body)
+				})
+			}
+		} else {
+			g.bind(g.charge[pc])
+		}
+	}
+	if g.loopHead[pc] && !g.coarse && g.deferral.into[pc] == 0 {
+		g.a.align(32)
 	}
 	g.bind(g.body[pc])
+	if !g.coarse && g.deferral.flushed[pc] {
+		g.chargeAt(g.deferral.flush[pc], pc)
+	}
 	dst, src := amd64Regs[in.Dst%11], amd64Regs[in.Src%11]
 	op := in.Op
 	imm32 := int32(in.Imm)
@@ -460,7 +636,7 @@ func (g *amd64Gen) inst(pc int) error {
 		}
 	case jitabi.OpAdd64Reg, jitabi.OpSub64Reg, jitabi.OpOr64Reg, jitabi.OpAnd64Reg, jitabi.OpXor64Reg,
 		jitabi.OpAdd32Reg, jitabi.OpSub32Reg, jitabi.OpOr32Reg, jitabi.OpAnd32Reg, jitabi.OpXor32Reg:
-		a.aluRR(op < jitabi.OpAdd32Imm, aluOf[op-1], dst, g.val(in.Src, rcx))
+		a.aluRR(op < jitabi.OpAdd32Imm, aluOf[op-1], dst, g.val(in.Src, rax))
 	case jitabi.OpMul64Imm, jitabi.OpMul32Imm:
 		w := op == jitabi.OpMul64Imm
 		if g.imm(imm32, rax) {
@@ -469,12 +645,13 @@ func (g *amd64Gen) inst(pc int) error {
 			a.imulRR(w, dst, rax)
 		}
 	case jitabi.OpMul64Reg, jitabi.OpMul32Reg:
-		a.imulRR(op == jitabi.OpMul64Reg, dst, g.val(in.Src, rcx))
+		a.imulRR(op == jitabi.OpMul64Reg, dst, g.val(in.Src, rax))
 	case jitabi.OpDiv64Imm, jitabi.OpDiv64Reg, jitabi.OpSDiv64Imm, jitabi.OpSDiv64Reg,
 		jitabi.OpMod64Imm, jitabi.OpMod64Reg, jitabi.OpSMod64Imm, jitabi.OpSMod64Reg,
 		jitabi.OpDiv32Imm, jitabi.OpDiv32Reg, jitabi.OpSDiv32Imm, jitabi.OpSDiv32Reg,
 		jitabi.OpMod32Imm, jitabi.OpMod32Reg, jitabi.OpSMod32Imm, jitabi.OpSMod32Reg:
 		g.divmod(in, dst, g.val(in.Src, rcx))
+		g.restoreMem()
 	case jitabi.OpLsh64Imm, jitabi.OpRsh64Imm, jitabi.OpArsh64Imm:
 		if s := uint8(in.Imm) & 63; s != 0 {
 			a.shiftI(true, shiftOf[op], dst, s)
@@ -488,6 +665,7 @@ func (g *amd64Gen) inst(pc int) error {
 	case jitabi.OpLsh64Reg, jitabi.OpRsh64Reg, jitabi.OpArsh64Reg, jitabi.OpLsh32Reg, jitabi.OpRsh32Reg, jitabi.OpArsh32Reg:
 		a.movRR(false, rcx, g.val(in.Src, rcx))
 		a.shiftCL(op <= jitabi.OpArsh64Reg, shiftOf[op-1], dst)
+		a.load(8, false, rcx, hm(hLim))
 	case jitabi.OpNeg64:
 		a.group3(true, x86Neg, dst)
 	case jitabi.OpNeg32:
@@ -506,21 +684,21 @@ func (g *amd64Gen) inst(pc int) error {
 			a.movRI(dst, uint64(uint32(imm32)))
 		}
 	case jitabi.OpMov64Reg:
-		if src = g.val(in.Src, rcx); dst != src {
+		if src = g.val(in.Src, dst); dst != src {
 			a.movRR(true, dst, src)
 		}
 	case jitabi.OpMov32Reg:
-		a.movRR(false, dst, g.val(in.Src, rcx))
+		a.movRR(false, dst, g.val(in.Src, rax))
 	case jitabi.OpMovSX8to64:
-		a.movsx8(true, dst, g.val(in.Src, rcx))
+		a.movsx8(true, dst, g.val(in.Src, rax))
 	case jitabi.OpMovSX16to64:
-		a.movsx16(true, dst, g.val(in.Src, rcx))
+		a.movsx16(true, dst, g.val(in.Src, rax))
 	case jitabi.OpMovSX32to64:
-		a.movsxd(dst, g.val(in.Src, rcx))
+		a.movsxd(dst, g.val(in.Src, rax))
 	case jitabi.OpMovSX8to32:
-		a.movsx8(false, dst, g.val(in.Src, rcx))
+		a.movsx8(false, dst, g.val(in.Src, rax))
 	case jitabi.OpMovSX16to32:
-		a.movsx16(false, dst, g.val(in.Src, rcx))
+		a.movsx16(false, dst, g.val(in.Src, rax))
 	case jitabi.OpLe16:
 		a.movzx16(dst, dst)
 	case jitabi.OpLe32:
@@ -536,19 +714,27 @@ func (g *amd64Gen) inst(pc int) error {
 		g.const64(dst, uint64(in.Imm))
 
 	case jitabi.OpJa:
-		if !g.coarse {
-			a.movRI32(rax, uint32(pc))
+		if g.coarse {
+			g.jmpTo(g.charge[in.Off])
+			break
 		}
-		g.jmpTo(g.charge[in.Off])
+		d := &g.deferral
+		switch {
+		case !d.checkpoint[in.Off]:
+			g.adjustBudget(d.edge[pc]) // to the canonical amount there
+		case d.sole[in.Off] == int32(pc):
+			g.jmpTo(g.charge[in.Off]) // the target makes this jump's charge
+			return nil
+		default:
+			g.chargeAt(d.edge[pc], int(in.Off))
+		}
+		g.jmpTo(g.body[in.Off])
 	case jitabi.OpJeqReg, jitabi.OpJgtReg, jitabi.OpJgeReg, jitabi.OpJsetReg, jitabi.OpJneReg,
 		jitabi.OpJsgtReg, jitabi.OpJsgeReg, jitabi.OpJltReg, jitabi.OpJleReg, jitabi.OpJsltReg, jitabi.OpJsleReg,
 		jitabi.OpJeq32Reg, jitabi.OpJgt32Reg, jitabi.OpJge32Reg, jitabi.OpJset32Reg, jitabi.OpJne32Reg,
 		jitabi.OpJsgt32Reg, jitabi.OpJsge32Reg, jitabi.OpJlt32Reg, jitabi.OpJle32Reg, jitabi.OpJslt32Reg, jitabi.OpJsle32Reg:
 		w := op <= jitabi.OpJsleReg
-		dst, src := g.val(in.Dst, rcx), g.val(in.Src, rdx)
-		if in.Dst == 10 && in.Src == 10 {
-			src = rcx
-		}
+		dst, src := g.val(in.Dst, rax), g.val(in.Src, rax)
 		if op == jitabi.OpJsetReg || op == jitabi.OpJset32Reg {
 			a.testRR(w, dst, src)
 		} else {
@@ -561,7 +747,7 @@ func (g *amd64Gen) inst(pc int) error {
 		jitabi.OpJsgt32Imm, jitabi.OpJsge32Imm, jitabi.OpJlt32Imm, jitabi.OpJle32Imm, jitabi.OpJslt32Imm, jitabi.OpJsle32Imm:
 		w := op <= jitabi.OpJsleReg
 		set := op == jitabi.OpJsetImm || op == jitabi.OpJset32Imm
-		dst := g.val(in.Dst, rcx)
+		dst := g.val(in.Dst, rax)
 		switch {
 		case !g.imm(imm32, rdx) && set:
 			a.testRR(w, dst, rdx)
@@ -569,8 +755,15 @@ func (g *amd64Gen) inst(pc int) error {
 			a.testRI(w, dst, imm32)
 		case g.opts.Blind:
 			a.aluRR(w, x86Cmp, dst, rdx)
+		case imm32 == 0 && g.zeroFlagSet(pc, w, condOf[op]):
+			// The instruction before left the flags this needs.
+		case imm32 == 0:
+			a.testRR(w, dst, dst) // the same flags as cmp dst, 0
 		default:
 			a.aluRI(w, x86Cmp, dst, imm32)
+		}
+		if g.opts.Blind {
+			a.load(8, false, rdx, hm(hHost)) // a mov keeps the flags
 		}
 		g.branch(pc, condOf[op])
 
@@ -582,31 +775,54 @@ func (g *amd64Gen) inst(pc int) error {
 			a.load(size, sx, dst, mdisp(rbp, off))
 			break
 		}
-		g.translate(pc, src, off, size, false, jitabi.AccessLoad)
-		a.load(size, sx, dst, mdisp(rcx, 0))
+		if at, ok := g.proven(pc, in.Src, off); ok {
+			a.load(size, sx, dst, at)
+			break
+		}
+		g.memAccess(pc, in.Src, off, size, false, jitabi.AccessLoad, false, func(at x86Mem, _ x86Reg) {
+			a.load(size, sx, dst, at)
+		})
 	case jitabi.OpStB, jitabi.OpStH, jitabi.OpStW, jitabi.OpStDW:
 		size := [...]int{1, 2, 4, 8}[op-jitabi.OpStB]
-		var at x86Mem
+		emit := func(at x86Mem, tmp x86Reg) {
+			if g.opts.Blind {
+				g.imm(imm32, tmp)
+				a.store(size, at, tmp)
+			} else {
+				a.storeImm(size, at, imm32)
+			}
+		}
 		if in.Dst == 10 && stackFast(in.Off, size) {
-			at = mdisp(rbp, in.Off)
-		} else {
-			g.translate(pc, dst, in.Off, size, true, jitabi.AccessStore)
-			at = mdisp(rcx, 0)
+			emit(mdisp(rbp, in.Off), rax)
+			break
 		}
-		if g.opts.Blind {
-			g.imm(imm32, rdx)
-			a.store(size, at, rdx)
-		} else {
-			a.storeImm(size, at, imm32)
+		if at, ok := g.proven(pc, in.Dst, in.Off); ok {
+			emit(at, rcx)
+			if g.opts.Blind {
+				a.load(8, false, rcx, hm(hLim))
+			}
+			break
 		}
+		g.memAccess(pc, in.Dst, in.Off, size, true, jitabi.AccessStore, g.opts.Blind, emit)
 	case jitabi.OpStxB, jitabi.OpStxH, jitabi.OpStxW, jitabi.OpStxDW:
 		size := [...]int{1, 2, 4, 8}[op-jitabi.OpStxB]
 		if in.Dst == 10 && stackFast(in.Off, size) {
 			a.store(size, mdisp(rbp, in.Off), g.val(in.Src, rax))
 			break
 		}
-		g.translate(pc, dst, in.Off, size, true, jitabi.AccessStore)
-		a.store(size, mdisp(rcx, 0), g.val(in.Src, rax))
+		if at, ok := g.proven(pc, in.Dst, in.Off); ok {
+			if in.Src%11 == 10 {
+				// rax may be the operand's base: r10's value in rcx.
+				a.store(size, at, g.val(in.Src, rcx))
+				a.load(8, false, rcx, hm(hLim))
+			} else {
+				a.store(size, at, amd64Regs[in.Src%11])
+			}
+			break
+		}
+		g.memAccess(pc, in.Dst, in.Off, size, true, jitabi.AccessStore, in.Src%11 == 10, func(at x86Mem, tmp x86Reg) {
+			a.store(size, at, g.val(in.Src, tmp))
+		})
 	case jitabi.OpAtomic:
 		g.atomic(pc, in, dst, src)
 
@@ -696,6 +912,7 @@ func (g *amd64Gen) inlineLookup(id uint32) {
 	g.bind(call)
 	g.leave(id)
 	g.bind(done)
+	g.restoreMem()
 }
 
 // branch emits the jump of the conditional jump at pc, whose flags are
@@ -706,15 +923,99 @@ func (g *amd64Gen) branch(pc int, c x86Cond) {
 		g.jccTo(c, g.charge[in.Off])
 		return
 	}
-	g.a.movRI32(rax, uint32(pc))
-	g.jccTo(c, g.charge[in.Off])
-	if g.labels.at[pc+1] {
-		return // falls into pc+1's own charge, with rax = pc
+	// The fall-through's charge is owed (see deferral). Into a
+	// checkpoint, the target makes this jump's charge: its own, or, when
+	// others jump there too, its run's, which is the same (the jump paid
+	// what it owed before). Into a merge point, the jump owes what is
+	// owed there, or pays the difference on the way.
+	d := &g.deferral
+	t := in.Off
+	switch adj := d.edge[pc]; {
+	case d.checkpoint[t]:
+		g.jccTo(c, g.charge[t])
+	case adj == 0:
+		g.jccTo(c, g.body[t])
+	default:
+		stub := g.newLabel()
+		g.jccTo(c, stub)
+		g.cold = append(g.cold, func() {
+			g.bind(stub)
+			g.adjustBudget(adj)
+			g.jmpTo(g.body[t])
+		})
 	}
-	g.a.aluRI(true, x86Sub, rBudget, int32(in.NF))
+}
+
+// adjustBudget charges n (which may be negative: a refund) without a
+// check, in exact code that checks ahead.
+func (g *amd64Gen) adjustBudget(n int64) {
+	switch {
+	case n > 0:
+		g.a.aluRI(true, x86Sub, rBudget, int32(n))
+	case n < 0:
+		g.a.aluRI(true, x86Add, rBudget, int32(-n))
+	}
+}
+
+// chargeAt charges n to the budget in exact code and checks that what is
+// left covers the bias: when not, it leaves with an ExitBudget whose PC
+// is pc, the instruction that control goes on to, where the interpreter
+// can take over (see jitabi's Budget section).
+func (g *amd64Gen) chargeAt(n int64, pc int) {
 	resume := g.newLabel()
+	g.a.aluRI(true, x86Sub, rBudget, int32(n))
 	g.jccTo(x86CCL, g.coldExit(jitabi.Exit{Kind: jitabi.ExitBudget, PC: int32(pc)}, resume))
 	g.bind(resume)
+}
+
+// owed is what the exact code owes the budget at pc (see deferral), for
+// the exits there.
+func (g *amd64Gen) owed(pc int) uint32 {
+	if g.coarse {
+		return 0
+	}
+	return uint32(g.deferral.owed[pc])
+}
+
+// zeroFlagSet reports whether the flags that the x86 code of the
+// instruction before pc leaves are those that testing pc's destination
+// register against 0 would set, as far as condition c goes (equal or not
+// equal), with nothing between: that instruction is an add, sub, and, or
+// or xor on the same register, as wide as the test (or 32 bits, whose
+// result is zero-extended), and control reaches pc only from it.
+func (g *amd64Gen) zeroFlagSet(pc int, w bool, c x86Cond) bool {
+	if c != x86CCE && c != x86CCNE || pc == 0 || g.p.Second[pc-1] || g.labels.at[pc] {
+		return false
+	}
+	if g.coarse && g.weight[pc] > 0 || !g.coarse && g.deferral.flushed[pc] {
+		return false // a charge comes between
+	}
+	prev, in := &g.p.Insts[pc-1], &g.p.Insts[pc]
+	if prev.Dst != in.Dst || in.Dst%11 == 10 {
+		return false
+	}
+	switch prev.Op {
+	case jitabi.OpAdd64Imm, jitabi.OpAdd64Reg, jitabi.OpSub64Imm, jitabi.OpSub64Reg, jitabi.OpOr64Imm, jitabi.OpOr64Reg,
+		jitabi.OpAnd64Imm, jitabi.OpAnd64Reg, jitabi.OpXor64Imm, jitabi.OpXor64Reg:
+		return w
+	case jitabi.OpAdd32Imm, jitabi.OpAdd32Reg, jitabi.OpSub32Imm, jitabi.OpSub32Reg, jitabi.OpOr32Imm, jitabi.OpOr32Reg,
+		jitabi.OpAnd32Imm, jitabi.OpAnd32Reg, jitabi.OpXor32Imm, jitabi.OpXor32Reg:
+		return true
+	}
+	return false
+}
+
+// fallsInto reports whether the instruction before pc can continue at pc.
+func (g *amd64Gen) fallsInto(pc int) bool {
+	prev := pc - 1
+	if prev >= 0 && g.p.Second[prev] {
+		prev--
+	}
+	if prev < 0 {
+		return false
+	}
+	op := g.p.Insts[prev].Op
+	return op != jitabi.OpJa && op != jitabi.OpExit && op != jitabi.OpCallLocal
 }
 
 // divmod: division by zero gives 0, modulo by zero leaves dst (32-bit
@@ -817,7 +1118,7 @@ func (g *amd64Gen) atomic(pc int, in *jitabi.Inst, dst, src x86Reg) {
 	g.vaddr(base, in.Off)
 	if size > 1 {
 		a.testRI(false, rax, int32(size-1))
-		g.jccTo(x86CCNE, g.coldExit(jitabi.Exit{Kind: jitabi.ExitMisaligned, Size: uint8(size), PC: int32(pc)}, -1))
+		g.jccTo(x86CCNE, g.coldExit(jitabi.Exit{Kind: jitabi.ExitMisaligned, Size: uint8(size), PC: int32(pc), Owed: g.owed(pc)}, -1))
 	}
 	g.translateRAX(pc, size, write, jitabi.AccessAtomic)
 	at := mdisp(rcx, 0)
@@ -864,6 +1165,7 @@ func (g *amd64Gen) atomic(pc int, in *jitabi.Inst, dst, src x86Reg) {
 	default:
 		g.leave(g.exit(jitabi.Exit{Kind: jitabi.ExitFellOff, PC: int32(pc)}, -1))
 	}
+	g.restoreMem()
 }
 
 // callLocal: push a BPF frame in the state block and jump to the callee.
@@ -884,6 +1186,10 @@ func (g *amd64Gen) callLocal(pc int, in *jitabi.Inst) {
 	a.lea(rcx, x86Mem{base: rax, index: rcx, scale: 1, disp: jitabi.OffFrames})
 	at := a.lea(rdx, x86Mem{rip: true})
 	g.fix = append(g.fix, x86Fixup{at, g.charge[pc+1]})
+	if g.returns == nil {
+		g.returns = map[int]x86Label{}
+	}
+	g.returns[pc+1] = g.charge[pc+1]
 	a.store(8, mdisp(rcx, jitabi.OffFrameRet), rdx)
 	a.storeImm(8, mdisp(rcx, jitabi.OffFrameRun), int32(in.NF))
 	for i, r := range amd64Regs[6:10] {
@@ -894,7 +1200,7 @@ func (g *amd64Gen) callLocal(pc int, in *jitabi.Inst) {
 	a.store(8, mdisp(rcx, jitabi.OffFrameSaved+32), rdx)
 	a.aluRI(true, x86Sub, rbp, jitabi.StackSize)
 	g.moveStack(-jitabi.StackSize)
-	a.movRI32(rax, uint32(pc))
+	g.restoreMem()
 	g.jmpTo(g.charge[in.Off])
 }
 
@@ -913,6 +1219,11 @@ func (g *amd64Gen) moveStack(d int32) {
 // ret: exit from a BPF function, or from the program.
 func (g *amd64Gen) ret(pc int) {
 	a := &g.a
+	if !g.calls {
+		// No local calls: every exit ends the run.
+		g.leave(g.exit(jitabi.Exit{Kind: jitabi.ExitDone, PC: int32(pc)}, -1))
+		return
+	}
 	a.load(8, false, rax, hm(hST))
 	a.load(8, false, rcx, mdisp(rax, jitabi.OffDepth))
 	a.aluRM(true, x86Cmp, rcx, mdisp(rax, jitabi.OffBaseDepth))
@@ -926,6 +1237,8 @@ func (g *amd64Gen) ret(pc int) {
 	}
 	a.aluRI(true, x86Add, rbp, jitabi.StackSize)
 	g.moveStack(jitabi.StackSize)
-	a.movRI32(rax, uint32(pc))
-	a.jmpM(mdisp(rdx, jitabi.OffFrameRet))
+	a.load(8, false, rcx, mdisp(rdx, jitabi.OffFrameRet))
+	a.store(8, hm(hRet), rcx)
+	g.restoreMem()
+	a.jmpM(hm(hRet))
 }

@@ -427,6 +427,28 @@ func (a *x86) ret() { a.byte(0xc3) }
 
 func (a *x86) int3() { a.byte(0xcc) }
 
+// x86Nops are the recommended multi-byte no-ops, by length.
+var x86Nops = [...][]byte{
+	1: {0x90},
+	2: {0x66, 0x90},
+	3: {0x0f, 0x1f, 0x00},
+	4: {0x0f, 0x1f, 0x40, 0x00},
+	5: {0x0f, 0x1f, 0x44, 0x00, 0x00},
+	6: {0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00},
+	7: {0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00},
+	8: {0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00},
+}
+
+// align pads the code with no-ops to a multiple of n bytes (a power of
+// two, at most 64).
+func (a *x86) align(n int) {
+	for pad := -a.len() & (n - 1); pad > 0; {
+		k := min(pad, 8)
+		a.byte(x86Nops[k]...)
+		pad -= k
+	}
+}
+
 // Atomics.
 
 // lockALU: lock [x86Mem] op= src (add, or, and, xor).

@@ -25,6 +25,7 @@ import (
 //	x22      the region table (State.Regions)
 //	x23      where to return to the trampoline
 //	x24      the host address that r10 points to
+//	x25      mem's host address minus its virtual one (vm.MemAddr)
 //	x30      link register for the out-of-line region lookups
 //
 // x18 (the platform register), x28 (Go's g), x29 (Go's frame pointer) and
@@ -69,6 +70,7 @@ const (
 	a64Regions = x22
 	a64Return  = x23
 	a64Stack   = x24
+	a64MemHost = x25
 	a64Addr    = x16
 	a64ExitID  = x17
 	a64Off     = x14
@@ -95,6 +97,9 @@ type a64Compiler struct {
 	jumps  []a64Fixup // branches to BPF pcs
 	stubs  []a64Stub  // out-of-line code, emitted after the program
 	tooFar bool       // a stub is out of reach of its branch
+
+	usesProofs bool        // some access relies on the verifier's proofs
+	returns    map[int]int // instruction index where a local call returns, by the pc there
 }
 
 // a64Fixup is a branch at instruction at to BPF pc.
@@ -136,13 +141,22 @@ func compileARM64(p *jitabi.Program, opts jitabi.Options) (*Assembly, error) {
 		for at, s := range c.notes {
 			notes[at*4] = s
 		}
+		var returns map[uint32]int32
+		if c.usesProofs {
+			returns = map[uint32]int32{}
+			for pc, at := range c.returns {
+				returns[uint32(at*4)] = int32(pc)
+			}
+		}
 		return &Assembly{
-			Arch:  "arm64",
-			Text:  c.a.bytes(),
-			Start: uint32(c.pcs[0] * 4),
-			Exits: c.exits,
-			PCs:   pcs,
-			Notes: notes,
+			Arch:       "arm64",
+			Text:       c.a.bytes(),
+			Start:      uint32(c.pcs[0] * 4),
+			Exits:      c.exits,
+			PCs:        pcs,
+			Notes:      notes,
+			UsesProofs: c.usesProofs,
+			Returns:    returns,
 		}, nil
 	}
 }
@@ -244,6 +258,9 @@ func (c *a64Compiler) compile() error {
 	a.ldstImm(a64LDRX, a64Budget, a64St, jitabi.OffBudget)
 	a.ldstImm(a64LDRX, a64Regions, a64St, jitabi.OffRegions)
 	a.ldstImm(a64LDRX, a64Stack, a64St, jitabi.OffStackDelta)
+	a.ldstImm(a64LDRX, a64MemHost, a64Regions, jitabi.SizeRegion+jitabi.OffRegHost)
+	a.movConst(x64, a64Tmp, jitabi.MemAddr)
+	a.sub(x64, a64MemHost, a64MemHost, a64Tmp)
 	for r := 0; r < 10; r += 2 {
 		a.ldp(a64Offset, a64Reg(r), a64Reg(r+1), a64St, jitabi.OffRegs+8*r)
 	}
@@ -430,6 +447,32 @@ func (c *a64Compiler) translate(pc int, reg a64Reg, off int64, size int, write b
 	return a64Operand{base: a64Host, index: a64Off, useIdx: true}
 }
 
+// proven returns the operand of the access at pc through reg plus off
+// when the verifier proved where it lies (jitabi.Program.Proven), so that
+// it needs no check.
+func (c *a64Compiler) proven(pc int, reg a64Reg, off int64) (a64Operand, bool) {
+	if c.p.Proven == nil || reg == x10 {
+		return a64Operand{}, false // r10: the stack fast path does as well
+	}
+	idx := reg
+	switch c.p.Proven[pc] {
+	case jitabi.ProvenMem:
+		if off != 0 {
+			c.addrOf(reg, off)
+			idx = a64Addr
+		}
+		c.usesProofs = true
+		return a64Operand{base: a64MemHost, index: idx, useIdx: true}, true
+	case jitabi.ProvenStack:
+		// x24 - x10 is the stack's host address minus its virtual one.
+		c.addrOf(reg, off)
+		c.a.sub(x64, a64Addr, a64Addr, x10)
+		c.usesProofs = true
+		return a64Operand{base: a64Stack, index: a64Addr, useIdx: true}, true
+	}
+	return a64Operand{}, false
+}
+
 // scanOnMiss emits, for the unsigned-higher-or-same case of the region
 // check just compared, an out-of-line call of the region-table scan stub
 // for the address in addr: the stub comes back to the access with x14 and
@@ -532,12 +575,18 @@ func (c *a64Compiler) inst(pc int) error {
 		case jitabi.OpLdxSW:
 			m = a64LDRSW
 		}
-		o := c.translate(pc, s, in.Imm, size, false, jitabi.AccessLoad, false)
+		o, ok := c.proven(pc, s, in.Imm)
+		if !ok {
+			o = c.translate(pc, s, in.Imm, size, false, jitabi.AccessLoad, false)
+		}
 		c.ldst(m, d, o)
 
 	case jitabi.OpStB, jitabi.OpStH, jitabi.OpStW, jitabi.OpStDW, jitabi.OpStxB, jitabi.OpStxH, jitabi.OpStxW, jitabi.OpStxDW:
 		size := map[uint8]int{jitabi.OpStB: 1, jitabi.OpStH: 2, jitabi.OpStW: 4, jitabi.OpStDW: 8, jitabi.OpStxB: 1, jitabi.OpStxH: 2, jitabi.OpStxW: 4, jitabi.OpStxDW: 8}[op]
-		o := c.translate(pc, d, int64(in.Off), size, true, jitabi.AccessStore, false)
+		o, ok := c.proven(pc, d, int64(in.Off))
+		if !ok {
+			o = c.translate(pc, d, int64(in.Off), size, true, jitabi.AccessStore, false)
+		}
 		v := s
 		if op <= jitabi.OpStDW {
 			v = xzr
@@ -897,6 +946,10 @@ func (c *a64Compiler) callLocal(pc int, in *jitabi.Inst) {
 	c.moveStackRegion(true)
 	c.jumpTo(int(in.Off))
 	a.patch(ret, a.pos())
+	if c.returns == nil {
+		c.returns = map[int]int{}
+	}
+	c.returns[pc+1] = a.pos()
 }
 
 // moveStackRegion grows (on a call) or shrinks (on a return) the stack

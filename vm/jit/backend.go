@@ -20,6 +20,18 @@ type Assembly struct {
 	// (asked for with jitabi's Options.CoarseBudget, and implemented by
 	// the back end; see jitabi's package comment).
 	CoarseBudget bool
+	// UsesProofs is set when some accesses are made without checks
+	// because the verifier proved them (jitabi.Program.Proven); Returns
+	// then maps each native offset where a local call returns to the pc
+	// there, for Go to read the call frames (see jitabi.ProofCode).
+	UsesProofs bool
+	Returns    map[uint32]int32
+	// Lookahead is set when the code accounts the budget exactly with
+	// charges deferred and checked ahead by Bias (see jitabi's Budget
+	// section): its ExitBudget exits are places where the interpreter can
+	// take the run over, and its other exits may owe charges (Exit.Owed).
+	Lookahead bool
+	Bias      int64
 }
 
 // backend is one architecture's code generator.

@@ -28,7 +28,22 @@
 // translates every memory access through the run's region table (leaving
 // with an exit, never faulting, when an address is outside it), keeps the
 // BPF call stack in the state block, and leaves to Go for helpers, legacy
-// packet loads, faults and budget checks. The trampoline is entered as
+// packet loads, faults and budget checks.
+//
+// Two things make the code fast where it matters. Accesses of a program
+// that waggle's verifier accepted (vm.LoadVerified, vm.LoadCollection)
+// that it proved to stay in the context, the packet or the stack are made
+// with no check at all, as the kernel's JIT makes them: Go makes sure,
+// before each run and after each helper call, that the context's packet
+// pointers lie inside the run's memory, which is what those proofs need
+// in the VM, and lets the interpreter run (or take the run over) when they
+// do not. And exact code checks the budget ahead: it owes the charges of
+// jumps that fall through and makes them at once, where control merges or
+// leaves, checking only there that enough is left for what comes before
+// the next check; when the run's budget gets that low the interpreter
+// finishes it, so that counts and budget errors stay the interpreter's.
+//
+// The trampoline is entered as
 //
 //	enter(st *jitabi.State, code, resume uintptr)
 //

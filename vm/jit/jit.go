@@ -163,9 +163,25 @@ func (c *execCode) Enter(st *jitabi.State, resume uint32) {
 
 func (c *execCode) Start() uint32 { return c.asm.Start }
 
+func (c *execCode) Entry() (func(st *jitabi.State, code, resume uintptr), uintptr) {
+	return enter, c.base
+}
+
 func (c *execCode) CoarseBudget() bool { return c.asm.CoarseBudget }
 
 func (c *execCode) Exits() []jitabi.Exit { return c.asm.Exits }
+
+func (c *execCode) UsesProofs() bool { return c.asm.UsesProofs }
+
+func (c *execCode) Lookahead() (int64, bool) { return c.asm.Bias, c.asm.Lookahead }
+
+func (c *execCode) ReturnPC(ret uint64) (int, bool) {
+	if ret < uint64(c.base) {
+		return 0, false
+	}
+	pc, ok := c.asm.Returns[uint32(ret-uint64(c.base))]
+	return int(pc), ok
+}
 
 // Release unmaps the code now instead of when it becomes unreachable.
 func (c *execCode) Release() { c.release() }

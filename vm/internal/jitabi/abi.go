@@ -21,7 +21,11 @@
 // read-modify-write atomics, no writable one), leaves with [ExitFault] and
 // the address in State.Aux. An atomic whose address is not a multiple of
 // its size leaves with [ExitMisaligned] before any lookup, as the
-// interpreter checks alignment first.
+// interpreter checks alignment first. The exceptions are the loads and
+// stores that the verifier proved (Program.Proven), which code that says
+// so ([ProofCode]) may make without a lookup: region 1, mem, is always at
+// MemAddr and the stack buffer at StackAddr, so their host addresses are
+// a fixed offset away.
 //
 // # Entering and leaving
 //
@@ -53,6 +57,29 @@
 // during long runs. Runs entered through a jump, whose charge sits at the
 // jump target, pass the jumping instruction's pc to the exit in State.Aux
 // (Exit.PC is then -1).
+//
+// # Checking ahead (a capability)
+//
+// Exact code may instead check ahead, which [LookaheadCode] says. It
+// counts exactly, but it defers charges: the charge of a jump that falls
+// through is owed, and what is owed is subtracted later, at once; where
+// forward jumps and falling through meet, every way in owes the same
+// amount (a way that would owe another subtracts or adds the difference,
+// without a check). It checks only on the ways into loop heads, functions
+// and return points, before it hands control to Go, and when much is
+// owed; what it charges between two checks is at most its bias B. Its
+// budget register holds what is left minus B, so that the sign check
+// that comes with a charge makes sure that what is left covers everything
+// up to the next check: no budget error can happen in between, and code in
+// between may store, owe, and leave with a fault (whose Exit.Owed Go
+// charges). When a check fails (what is left is below B), the code leaves
+// with ExitBudget at Exit.PC, the instruction control goes on to, with
+// nothing owed: Go tops the slice up and resumes, or, when the run's
+// budget itself is below B, hands the run over to the interpreter from
+// that pc (with the registers, the call frames, read through
+// [FrameCode], and the exact budget), which finishes it with its exact
+// checks. Go enters such code only with at least B left, at the start and
+// after every exit it resumes; otherwise the interpreter runs.
 //
 // # Coarse budget accounting (a capability)
 //
@@ -96,6 +123,9 @@ const (
 	StackAddr = 0x10000000
 	// StackTop is the main program's r10.
 	StackTop = StackAddr + MaxCallDepth*StackSize
+	// MemAddr is the virtual address of the memory a run is given,
+	// which is always region 1 of the region table.
+	MemAddr = 0x20000000
 )
 
 // Internal operation codes, one per fully resolved operation (class,
@@ -313,7 +343,25 @@ type Program struct {
 	// (map_lookup_elem) when ArrayMaps is not empty: an OpCall whose Imm
 	// is Lookup is a map lookup that a back end may inline.
 	Lookup int64
+	// Proven[pc], when the program was verified (nil otherwise), says
+	// where the load or store at pc was proved to stay: ProvenMem or
+	// ProvenStack, or 0 when it was not (or is not an access). A back end
+	// may make such accesses without any check, and say so (see
+	// [ProofCode]).
+	Proven []uint8
 }
+
+// What Program.Proven says of an access.
+const (
+	// ProvenMem: the whole access lies in mem (region 1): it is to the
+	// context, which mem holds, or to the packet, which Go checks lies
+	// inside mem.
+	ProvenMem = 1
+	// ProvenStack: the whole access lies in the stack (the stack buffer,
+	// at a host address of StackDelta plus the virtual one), in a frame
+	// of the current call chain.
+	ProvenStack = 2
+)
 
 // ArrayMap describes an array map whose map_lookup_elem a back end may
 // inline (as the kernel does): at an OpCall of Program.Lookup, when
@@ -441,7 +489,10 @@ const (
 	ExitHelperX
 	// ExitBudget: the budget slice ran out at Exit.PC (or, when that is
 	// -1, at the pc in State.Aux). Go either stops the run with the
-	// interpreter's budget error or tops the budget up and resumes.
+	// interpreter's budget error or tops the budget up and resumes. For
+	// code that checks ahead, what is left no longer covers the bias
+	// before Exit.PC: Go tops the budget up and resumes, or the
+	// interpreter finishes the run from Exit.PC.
 	ExitBudget
 	// ExitFault: a load, store or atomic (Exit.Access) of Exit.Size bytes
 	// at the address in State.Aux is outside every suitable region.
@@ -473,6 +524,9 @@ type Exit struct {
 	PC     int32  // the BPF instruction that left; -1: see ExitBudget
 	Helper int32  // ExitHelper: index into the program's helper table
 	Resume uint32 // native offset (from the start of the code) to resume at
+	// Owed is what lookahead code owes the budget at this exit: charges
+	// it deferred and has not subtracted yet (see the package comment).
+	Owed uint32
 }
 
 // Code is a compiled program.
@@ -494,6 +548,38 @@ type Code interface {
 // Code that does not implement it accounts exactly.
 type CoarseCode interface {
 	CoarseBudget() bool
+}
+
+// LookaheadCode is implemented by Code that may check the budget ahead
+// (see the package comment); Lookahead reports whether it does and its
+// bias.
+type LookaheadCode interface {
+	Lookahead() (bias int64, ok bool)
+}
+
+// FrameCode is implemented by Code whose BPF call frames Go can read:
+// ReturnPC maps a Frame.Ret to the pc that the call returns to (the
+// instruction after the call), so that the interpreter can take a run
+// over midway.
+type FrameCode interface {
+	ReturnPC(ret uint64) (pc int, ok bool)
+}
+
+// EntryCode is implemented by Code that Go may enter without the
+// indirection of Code.Enter: Entry returns the trampoline and the code's
+// address, and enter(st, base, base+resume) is Enter(st, resume).
+type EntryCode interface {
+	Entry() (enter func(st *State, code, resume uintptr), base uintptr)
+}
+
+// ProofCode is implemented by Code that may skip the checks of accesses
+// that Program.Proven marks. UsesProofs reports whether it does; Go then
+// makes sure the proofs hold for a run before entering the code and after
+// every exit, and when they stop holding (a helper moved the packet
+// outside mem) hands the run over to the interpreter, for which such code
+// must implement FrameCode too.
+type ProofCode interface {
+	UsesProofs() bool
 }
 
 // Checkpoints returns the checkpoints of coarse budget accounting (see the
