@@ -22,6 +22,23 @@ type Holders struct {
 	Progs map[uint32][]Process
 	Maps  map[uint32][]Process
 	Links map[uint32][]Process
+	// PerfEvents are the perf event file descriptors open in each
+	// process, in /proc order: the ones a program may be attached to
+	// without a link (BPF_TASK_FD_QUERY tells which).
+	PerfEvents []FD
+	// linkFDs are the file descriptors of the links in Links.
+	linkFDs []heldLink
+}
+
+type heldLink struct {
+	FD
+	id uint32
+}
+
+// FD is one file descriptor of a process.
+type FD struct {
+	Process
+	FD int `json:"fd"`
 }
 
 // ObjectKind names the kinds of BPF objects a file descriptor can refer to.
@@ -104,7 +121,16 @@ func (h *Holders) addProcess(proc string, pid int) {
 	seen := map[[2]uint32]bool{} // a process holding an object twice is listed once
 	for _, fd := range fds {
 		target, err := os.Readlink(filepath.Join(dir, "fd", fd.Name()))
-		if err != nil || !strings.HasPrefix(target, "anon_inode:bpf") {
+		if err != nil || !strings.HasPrefix(target, "anon_inode:") {
+			continue
+		}
+		if target == "anon_inode:[perf_event]" {
+			if n, err := strconv.Atoi(fd.Name()); err == nil {
+				if comm == "" {
+					comm = readComm(dir)
+				}
+				h.PerfEvents = append(h.PerfEvents, FD{Process{pid, comm}, n})
+			}
 			continue
 		}
 		for _, k := range fdKinds {
@@ -127,6 +153,9 @@ func (h *Holders) addProcess(proc string, pid int) {
 				h.Maps[id] = append(h.Maps[id], p)
 			case KindLink:
 				h.Links[id] = append(h.Links[id], p)
+				if n, err := strconv.Atoi(fd.Name()); err == nil {
+					h.linkFDs = append(h.linkFDs, heldLink{FD{p, n}, id})
+				}
 			}
 			break
 		}

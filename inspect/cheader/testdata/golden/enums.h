@@ -1,0 +1,60 @@
+#ifndef __VMLINUX_H__
+#define __VMLINUX_H__
+
+#ifndef BPF_NO_PRESERVE_ACCESS_INDEX
+#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)
+#endif
+
+#ifndef __ksym
+#define __ksym __attribute__((section(".ksyms")))
+#endif
+
+#ifndef __weak
+#define __weak __attribute__((weak))
+#endif
+
+#ifndef __bpf_fastcall
+#if __has_attribute(bpf_fastcall)
+#define __bpf_fastcall __attribute__((bpf_fastcall))
+#else
+#define __bpf_fastcall
+#endif
+#endif
+
+enum color {
+	RED = 0,
+	GREEN = 5,
+	BLUE = 2147483647,
+};
+
+enum sign {
+	NEG = -1,
+	POS = 1,
+};
+
+enum big {
+	BIG = 18446744069414584320ULL,
+};
+
+enum sbig {
+	SNEG = -5000000000LL,
+	SPOS = 5000000000LL,
+};
+
+enum opaque;
+
+struct painted {
+	enum color c;
+	enum opaque *o;
+};
+
+
+/* BPF kfuncs */
+#ifndef BPF_NO_KFUNC_PROTOTYPES
+#endif
+
+#ifndef BPF_NO_PRESERVE_ACCESS_INDEX
+#pragma clang attribute pop
+#endif
+
+#endif /* __VMLINUX_H__ */
