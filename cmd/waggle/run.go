@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/wagglebpf/waggle/attach"
 	"github.com/wagglebpf/waggle/btfprint"
+	"github.com/wagglebpf/waggle/lang/compiled"
 	"github.com/wagglebpf/waggle/session"
 )
 
@@ -44,25 +45,35 @@ type runFlags struct {
 	eventType  string
 	perCPU     bool
 	perfPages  int
+	// unsafe allows system() and signal() in a compiled bpftrace program.
+	unsafe bool
+	// changed tells which flags were given.
+	changed func(name string) bool
 }
 
 func newRunCommand() *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
-		Use:   "run OBJECT.o",
+		Use:   "run {OBJECT.o | PROGRAM.wgl}",
 		Short: "Load a clang-built BPF object, attach its programs by section name, print its events and maps",
 		Long: `Load a clang-built (CO-RE) BPF object, attach every program by its section
 name following libbpf's conventions, print ring buffer and perf buffer events
 decoded through BTF, and print the object's maps at exit.
 
-Runs until Ctrl-C, --duration, or until the command given with -c exits.`,
+Runs until Ctrl-C, --duration, or until the command given with -c exits.
+
+A program compiled with waggle trace --compile (a .wgl file, recognised by
+its first bytes) runs as waggle trace runs it, with the same output: -o
+json is trace's -f json, -c, --pid, --duration, -v and --unsafe apply.`,
 		Example: `  waggle run opensnoop.bpf.o --set targ_pid=1234
   waggle run uprobe.bpf.o --attach on_enter=/bin/bash:readline -c 'bash -c true'
   waggle run xdp.bpf.o --iface eth0 --duration 10s -o json
-  waggle run tool.bpf.o --list`,
+  waggle run tool.bpf.o --list
+  waggle run prog.wgl -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.commandSet = cmd.Flags().Changed("command")
+			f.changed = cmd.Flags().Changed
 			return runObject(cmd.Context(), args[0], &f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -85,6 +96,7 @@ Runs until Ctrl-C, --duration, or until the command given with -c exits.`,
 	fl.StringVar(&f.eventType, "event-type", "", "BTF type of ring/perf buffer records, when waggle cannot tell")
 	fl.BoolVar(&f.perCPU, "per-cpu", false, "print per-CPU map values per CPU instead of summed")
 	fl.IntVar(&f.perfPages, "perf-pages", 64, "size of each per-CPU perf buffer in pages (a power of two)")
+	fl.BoolVar(&f.unsafe, "unsafe", false, "allow system() and signal() in a compiled bpftrace program (.wgl)")
 	return cmd
 }
 
@@ -110,6 +122,12 @@ func (f *runFlags) check() error {
 func runObject(ctx context.Context, path string, f *runFlags, stdout, stderr io.Writer) (err error) {
 	if err := f.check(); err != nil {
 		return err
+	}
+	if isCompiledFile(path) {
+		return runCompiledFile(ctx, path, f, stdout, stderr)
+	}
+	if f.unsafe {
+		return errors.New("--unsafe applies to compiled bpftrace programs (.wgl), not to BPF objects")
 	}
 	// Catch SIGINT and SIGTERM from the start: a signal that arrives while
 	// loading or attaching must still lead to a clean teardown.
@@ -242,6 +260,56 @@ func runObject(ctx context.Context, path string, f *runFlags, stdout, stderr io.
 		fmt.Fprintf(stderr, "waggle: -c command: %v\n", child.Err())
 	}
 	return s.Close()
+}
+
+// isCompiledFile reports whether path holds a program compiled by waggle
+// trace --compile, judged by its first bytes.
+func isCompiledFile(path string) bool {
+	fh, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer fh.Close()
+	head := make([]byte, len(compiled.Magic))
+	n, _ := io.ReadFull(fh, head)
+	return compiled.IsCompiled(head[:n]) && n == len(head)
+}
+
+// maxCompiledSize bounds what is read of a compiled program.
+const maxCompiledSize = 256 << 20
+
+// runCompiledFile runs a compiled bpftrace program as waggle trace runs it.
+func runCompiledFile(ctx context.Context, path string, f *runFlags, stdout, stderr io.Writer) error {
+	for _, name := range []string{"list", "set", "attach", "only", "skip", "iface", "cgroup", "freq", "period", "interval", "event-type", "per-cpu", "perf-pages"} {
+		if f.changed != nil && f.changed(name) {
+			return fmt.Errorf("--%s applies to BPF objects, not to compiled bpftrace programs (%s)", name, path)
+		}
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	data, err := io.ReadAll(io.LimitReader(fh, maxCompiledSize+1))
+	fh.Close()
+	if err != nil {
+		return err
+	}
+	if len(data) > maxCompiledSize {
+		return fmt.Errorf("%s: larger than %d MiB, which no compiled program is", path, maxCompiledSize>>20)
+	}
+	tf := &traceFlags{format: f.output, pid: f.pid, verbose: f.verbose, unsafe: f.unsafe, argsAtDash: -1}
+	if f.commandSet {
+		if f.command == "" {
+			return errors.New("-c: empty command")
+		}
+		tf.command = f.command
+	}
+	if f.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.duration)
+		defer cancel()
+	}
+	return traceCompiled(ctx, tf, path, data, nil, nil, stdout, stderr)
 }
 
 func hasUprobes(plan *session.Plan) bool {

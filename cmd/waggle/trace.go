@@ -1,18 +1,24 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/wagglebpf/waggle/attach"
 	"github.com/wagglebpf/waggle/lang/ast"
+	"github.com/wagglebpf/waggle/lang/compiled"
 	"github.com/wagglebpf/waggle/lang/driver"
 	"github.com/wagglebpf/waggle/lang/parser"
 	"github.com/wagglebpf/waggle/session"
@@ -30,6 +36,8 @@ type traceFlags struct {
 	dump    string
 	dryRun  bool
 	unsafe  bool
+	// compile writes the compiled program to output instead of running it.
+	compile bool
 	// Accepted for bpftrace compatibility.
 	buffering  string
 	kwarnings  int
@@ -46,11 +54,18 @@ func newTraceCommand() *cobra.Command {
 		Long: `Compile a program in the bpftrace language straight to eBPF (no LLVM),
 load it, attach its probes and print what it prints, exactly as bpftrace does.
 
-Installed under the name bpftrace (a link), waggle behaves as bpftrace.`,
+Installed under the name bpftrace (a link), waggle behaves as bpftrace.
+
+With --compile -o FILE, the program is compiled and written to FILE (a
+.wgl file) instead of run; waggle trace FILE and waggle run FILE run it
+later, here or on another machine of the same architecture, with the same
+output. Positional parameters, named arguments, -p, -k and --unsafe are
+compiled in; -f, -o, -q, -c, -v and --dry-run are chosen when it runs.`,
 		Example: `  waggle trace -e 'tracepoint:syscalls:sys_enter_openat { printf("%s %s\n", comm, str(args.filename)); }'
   waggle trace -e 'tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }'
   waggle trace -l 'tracepoint:sched:*'
-  waggle trace script.bt 1234`,
+  waggle trace script.bt 1234
+  waggle trace --compile -o prog.wgl script.bt 1234 && waggle trace prog.wgl`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.argsAtDash = cmd.ArgsLenAtDash()
@@ -75,6 +90,7 @@ func traceFlagSet(cmd *cobra.Command, f *traceFlags) {
 	fl.StringVarP(&f.dump, "debug", "d", "", "dump: ast, asm or all, then run")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "compile and load into the verifier, attach nothing")
 	fl.BoolVar(&f.unsafe, "unsafe", false, "allow unsafe builtins (system, signal)")
+	fl.BoolVar(&f.compile, "compile", false, "compile only, and write the compiled program (.wgl) to the file -o names")
 	fl.StringVarP(&f.buffering, "buffering", "B", "line", "output buffering: line, full or none (waggle writes whole lines as they come)")
 	fl.CountVarP(&f.kwarnings, "warnings", "k", "warn when a probe read fails at run time, at its script line (-kk: the same)")
 	fl.BoolVar(&f.noWarnings, "no-warnings", false, "suppress warnings")
@@ -131,6 +147,12 @@ func runTrace(ctx context.Context, f *traceFlags, args []string, stdout, stderr 
 	if err != nil {
 		return err
 	}
+	if compiled.IsCompiled(src) {
+		return traceCompiled(ctx, f, file, src, params, named, stdout, stderr)
+	}
+	if f.compile {
+		return compileTrace(f, file, src, params, named, stdout)
+	}
 	if f.output != "" {
 		out, err := os.Create(f.output)
 		if err != nil {
@@ -146,17 +168,118 @@ func runTrace(ctx context.Context, f *traceFlags, args []string, stdout, stderr 
 		}
 		fmt.Fprint(stdout, ast.Dump(prog, 0))
 	}
-	p, err := driver.CompileWith(file, src, driver.Args{Params: params, PID: f.pid, Unsafe: f.unsafe, NamedArgs: named, HelperErrors: f.kwarnings > 0})
+	p, err := driver.Build(file, src, driver.Args{Params: params, PID: f.pid, Unsafe: f.unsafe, NamedArgs: named, HelperErrors: f.kwarnings > 0})
 	if err != nil {
 		return err
 	}
+	return runCompiled(ctx, p, f, stdout, stderr)
+}
+
+// compileTrace compiles a script and writes it to the file -o names.
+func compileTrace(f *traceFlags, file string, src []byte, params []string, named map[string]string, stdout io.Writer) error {
+	switch {
+	case f.output == "":
+		return errors.New("--compile: name the file to write with -o FILE")
+	case f.command != "" || f.dryRun || f.quiet || f.format != "text":
+		return errors.New("--compile: -c, --dry-run, -q and -f are chosen when the compiled program runs, not when it is compiled")
+	}
+	if f.dump == "ast" || f.dump == "all" {
+		prog, err := parser.Parse(file, src)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(stdout, ast.Dump(prog, 0))
+	}
+	p, err := driver.Build(file, src, driver.Args{Params: params, PID: f.pid, Unsafe: f.unsafe, NamedArgs: named, HelperErrors: f.kwarnings > 0})
+	if err != nil {
+		return err
+	}
+	dumpAsm(f, p, stdout)
+	var b bytes.Buffer
+	if err := compiled.Encode(&b, p); err != nil {
+		return err
+	}
+	return writeFileAtomic(f.output, b.Bytes())
+}
+
+// writeFileAtomic writes data to path through a temporary file in the
+// same directory, so that a failed write leaves no half a program.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// traceCompiled runs a compiled program given where a script goes. What
+// was compiled in may be repeated on the command line, not changed.
+func traceCompiled(ctx context.Context, f *traceFlags, file string, data []byte, params []string, named map[string]string, stdout, stderr io.Writer) error {
+	p, err := compiled.Decode(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	switch {
+	case f.compile:
+		return fmt.Errorf("--compile: %s is compiled already", file)
+	case f.dump == "ast" || f.dump == "all":
+		return fmt.Errorf("-d %s: a compiled program has no syntax tree; -d asm shows its instructions", f.dump)
+	case len(params) > 0 && !slices.Equal(params, p.Params):
+		return fmt.Errorf("%s: positional parameters are compiled in (%s): compile the script again to change them", file, describeParams(p.Params))
+	case len(named) > 0 && !maps.Equal(named, p.NamedArgs):
+		return fmt.Errorf("%s: named arguments are compiled in: compile the script again to change them", file)
+	case f.kwarnings > 0 && !p.HelperErrors:
+		return fmt.Errorf("-k: %s was compiled without -k, which is compiled in: compile the script with -k", file)
+	}
+	if f.output != "" {
+		out, err := os.Create(f.output)
+		if err != nil {
+			return err
+		}
+		defer out.Close()
+		stdout = out
+	}
+	return runCompiled(ctx, p, f, stdout, stderr)
+}
+
+func describeParams(params []string) string {
+	if len(params) == 0 {
+		return "none"
+	}
+	quoted := make([]string, len(params))
+	for i, p := range params {
+		quoted[i] = strconv.Quote(p)
+	}
+	return strings.Join(quoted, " ")
+}
+
+func dumpAsm(f *traceFlags, p *compiled.Program, stdout io.Writer) {
 	if f.dump == "asm" || f.dump == "all" {
-		for _, pr := range p.Probes {
-			fmt.Fprintf(stdout, "%s (%s):\n%v\n", pr.Instance.Name, pr.Program, p.Spec.Programs[pr.Program].Instructions)
+		for _, pr := range p.Code.Probes {
+			fmt.Fprintf(stdout, "%s (%s):\n%v\n", pr.Instance.Name, pr.Program, p.Code.Spec.Programs[pr.Program].Instructions)
 		}
 	}
+}
+
+// runCompiled runs a program, from a script or a file, as waggle trace
+// does, until exit(), the -c command's end or Ctrl-C.
+func runCompiled(ctx context.Context, p *compiled.Program, f *traceFlags, stdout, stderr io.Writer) error {
+	dumpAsm(f, p, stdout)
 	var argv []string
 	if f.command != "" {
+		var err error
 		if argv, err = session.SplitCommand(f.command); err != nil {
 			return err
 		}
@@ -164,12 +287,12 @@ func runTrace(ctx context.Context, f *traceFlags, args []string, stdout, stderr 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	code, err := driver.Run(ctx, p, driver.Options{
-		File: file, Source: src,
 		JSON:    f.format == "json",
 		Stdout:  stdout,
 		Stderr:  stderr,
 		Command: argv,
 		PID:     f.pid,
+		Unsafe:  f.unsafe,
 		DryRun:  f.dryRun,
 		Verbose: f.verbose,
 		Quiet:   f.quiet,

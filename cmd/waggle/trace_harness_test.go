@@ -133,7 +133,13 @@ func parseTraceCases(path string) ([]*traceCase, error) {
 	return cases, sc.Err()
 }
 
-func TestTraceRuntime(t *testing.T) {
+func TestTraceRuntime(t *testing.T) { traceRuntime(t, false) }
+
+// TestTraceRuntimeCompiled runs the same cases compiled to a .wgl file
+// first, then run from it: the output must be the same.
+func TestTraceRuntimeCompiled(t *testing.T) { traceRuntime(t, true) }
+
+func traceRuntime(t *testing.T, compiled bool) {
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "trace", "*.test"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no runtime test files: %v", err)
@@ -145,12 +151,19 @@ func TestTraceRuntime(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, c := range cases {
-			t.Run(strings.TrimSuffix(c.file, ".test")+"/"+c.name, func(t *testing.T) { runTraceCase(t, c) })
+			t.Run(strings.TrimSuffix(c.file, ".test")+"/"+c.name, func(t *testing.T) { runTraceCaseAs(t, c, compiled) })
 		}
 	}
 }
 
-func runTraceCase(t *testing.T, c *traceCase) {
+func runTraceCase(t *testing.T, c *traceCase) { runTraceCaseAs(t, c, false) }
+
+// runTraceCaseAs runs a case; compiled runs it in two steps, as
+// `waggle trace --compile -o prog.wgl` (with the arguments that are
+// compiled in) and then `waggle trace ARGS prog.wgl`, which must behave as
+// the script does. A case that fails to compile is judged on the compile
+// step's output.
+func runTraceCaseAs(t *testing.T, c *traceCase, compiled bool) {
 	for _, r := range c.requires {
 		if _, err := exec.LookPath(r); err != nil {
 			t.Fatalf("%s:%d needs %s", c.file, c.line, r)
@@ -159,6 +172,22 @@ func runTraceCase(t *testing.T, c *traceCase) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	args := append(append([]string{"trace"}, c.args...), "-e", c.prog)
+	if compiled {
+		wgl := filepath.Join(t.TempDir(), "prog.wgl")
+		cargs := append(append([]string{"trace", "--compile", "-o", wgl}, compileTimeArgs(c.args)...), "-e", c.prog)
+		cmd := exec.CommandContext(ctx, waggleBin, cargs...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); ok {
+			report := fmt.Sprintf("%s:%d %s (compiling)\n--- stdout\n%s--- stderr\n%s", c.file, c.line, c.prog, stdout.String(), stderr.String())
+			checkTraceResult(t, ctx, c, ee.ExitCode(), stdout.String(), stderr.String(), report)
+			return
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		args = append(append([]string{"trace"}, c.args...), wgl)
+	}
 	cmd := exec.CommandContext(ctx, waggleBin, args...)
 	stdout := newSyncBuffer()
 	var stderr bytes.Buffer
@@ -205,10 +234,32 @@ func runTraceCase(t *testing.T, c *traceCase) {
 	}
 	out := stdout.String()
 	report := fmt.Sprintf("%s:%d %s\n--- stdout\n%s--- stderr\n%s", c.file, c.line, c.prog, out, stderr.String())
+	checkTraceResult(t, ctx, c, code, out, stderr.String(), report)
+}
+
+// compileTimeArgs drops from a case's arguments those chosen when a
+// compiled program runs.
+func compileTimeArgs(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "-c", "-f", "-o":
+			i++
+		case "-q", "--dry-run", "-v":
+		default:
+			out = append(out, args[i])
+		}
+	}
+	return out
+}
+
+// checkTraceResult judges what a run printed and how it ended.
+func checkTraceResult(t *testing.T, ctx context.Context, c *traceCase, code int, out, stderrText, report string) {
+	t.Helper()
 	if ctx.Err() != nil {
 		t.Fatalf("timed out after %v\n%s", c.timeout, report)
 	}
-	if strings.Contains(stderr.String(), "panic:") {
+	if strings.Contains(stderrText, "panic:") {
 		t.Fatalf("panic\n%s", report)
 	}
 	if code != c.exit {
@@ -240,7 +291,7 @@ func runTraceCase(t *testing.T, c *traceCase) {
 			t.Errorf("no line matches %q\n%s", re, report)
 		}
 	}
-	errLines := strings.Split(stderr.String(), "\n")
+	errLines := strings.Split(stderrText, "\n")
 	for _, want := range c.expectErr {
 		found := false
 		for _, l := range errLines {
@@ -261,7 +312,7 @@ func runTraceCase(t *testing.T, c *traceCase) {
 		}
 	}
 	for _, bad := range c.errNone {
-		if strings.Contains(stderr.String(), bad) {
+		if strings.Contains(stderrText, bad) {
 			t.Errorf("stderr contains %q\n%s", bad, report)
 		}
 	}

@@ -36,6 +36,14 @@ func RelocOf(ins *asm.Instruction) *Reloc {
 	return r
 }
 
+// WithReloc returns ins carrying r, as the code generator emits a field
+// offset: how a program read back from a file (lang/compiled) regains its
+// relocations.
+func WithReloc(ins asm.Instruction, r *Reloc) asm.Instruction {
+	ins.Metadata.Set(relocKey{}, r)
+	return ins
+}
+
 // reloc describes field access e into record type rec, or returns nil when
 // the record is the script's own. An anonymous record is named by the
 // path from the nearest named record that contains it (p->a.b where a's

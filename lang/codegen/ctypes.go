@@ -124,7 +124,7 @@ func (g *gen) addOffset(base *ival, off int, r *Reloc) {
 	ins := asm.Add.Imm(reg, int32(off))
 	if r != nil {
 		r.Local = off
-		ins.Metadata.Set(relocKey{}, r)
+		ins = WithReloc(ins, r)
 	}
 	g.emit(ins)
 	g.regs.unpin(base)

@@ -1,6 +1,11 @@
-// Package driver runs a tracing script end to end: parse, check, compile,
-// load, attach, stream output, tear down. It is `waggle trace` without the
-// command line.
+// Package driver runs a tracing script end to end: parse, check and
+// compile (Build), then load, attach, stream output and tear down (Run).
+// It is `waggle trace` without the command line.
+//
+// Run takes a compiled.Program, from Build or read back from a .wgl file
+// (lang/compiled), and writes only to the writers it is given, until its
+// context ends: a local run and a remote one (an agent's session) share
+// one path.
 package driver
 
 import (
@@ -15,6 +20,7 @@ import (
 	"github.com/cilium/ebpf/features"
 	"github.com/wagglebpf/waggle/lang/ast"
 	"github.com/wagglebpf/waggle/lang/codegen"
+	"github.com/wagglebpf/waggle/lang/compiled"
 	"github.com/wagglebpf/waggle/lang/parser"
 	"github.com/wagglebpf/waggle/lang/sema"
 	"github.com/wagglebpf/waggle/session"
@@ -47,7 +53,7 @@ type Args struct {
 
 // CompileWith is Compile with every command-line argument.
 func CompileWith(file string, src []byte, a Args) (*codegen.Program, error) {
-	return compile(file, src, a, codegen.Options{PID: a.PID, PerfEvents: features.HaveMapType(ebpf.RingBuf) != nil, HelperErrors: a.HelperErrors})
+	return compile(file, src, a, compileOptions(a), nil)
 }
 
 // Check parses and checks a script without compiling it: what -l -e needs.
@@ -100,7 +106,49 @@ func unknownNamedArgs(info *sema.Info, named map[string]string) error {
 	return fmt.Errorf("unexpected named argument %s: %s", strings.Join(unknown, ", "), what)
 }
 
-func compile(file string, src []byte, a Args, opts codegen.Options) (*codegen.Program, error) {
+// Build compiles a script into a program that Run runs and that
+// compiled.Encode writes to a file: the compiled code with the arguments
+// bound in it and what it assumes of this machine.
+func Build(file string, src []byte, a Args) (*compiled.Program, error) {
+	var r resolved
+	code, err := compile(file, src, a, compileOptions(a), &r)
+	if err != nil {
+		return nil, err
+	}
+	p := &compiled.Program{
+		Code: code, File: file, Source: src,
+		Params: a.Params, NamedArgs: a.NamedArgs, PID: a.PID, Unsafe: a.Unsafe, HelperErrors: a.HelperErrors,
+		Assumes: compiled.Collect(code, r.ncpus),
+	}
+	p.Assumes.KernelSymbols, p.Assumes.UserSymbols = r.kernel, r.user
+	return p, nil
+}
+
+// compileOptions are the code generator's options for a, on this kernel:
+// records go through a ring buffer where the kernel has them (5.8+), else
+// through perf buffers.
+func compileOptions(a Args) codegen.Options {
+	return codegen.Options{PID: a.PID, PerfEvents: features.HaveMapType(ebpf.RingBuf) != nil, HelperErrors: a.HelperErrors}
+}
+
+// resolved records what compiling read from this machine besides the
+// script: the CPU count, and the addresses of kaddr() and uaddr().
+type resolved struct {
+	ncpus        int
+	kernel, user []compiled.Symbol
+}
+
+func (r *resolved) add(list *[]compiled.Symbol, name string, addr uint64) {
+	for _, s := range *list {
+		if s.Name == name {
+			return
+		}
+	}
+	*list = append(*list, compiled.Symbol{Name: name, Addr: addr})
+}
+
+// compile compiles a script; r, when not nil, records what was resolved.
+func compile(file string, src []byte, a Args, opts codegen.Options, r *resolved) (*codegen.Program, error) {
 	prog, err := parser.Parse(file, src)
 	if err != nil {
 		return nil, err
@@ -113,10 +161,24 @@ func compile(file string, src []byte, a Args, opts codegen.Options) (*codegen.Pr
 	if err != nil {
 		return nil, err
 	}
+	if r == nil {
+		r = &resolved{}
+	}
+	r.ncpus = ncpus
 	opts.NCPUs = ncpus
-	opts.KernelAddress = sysSymbols.kernelAddress
+	opts.KernelAddress = func(name string) (uint64, error) {
+		addr, err := sysSymbols.kernelAddress(name)
+		if err == nil {
+			r.add(&r.kernel, name, addr)
+		}
+		return addr, err
+	}
 	opts.UserAddress = func(spec string) (uint64, error) {
-		return sysSymbols.userAddress(spec, opts.PID)
+		addr, err := sysSymbols.userAddress(spec, opts.PID)
+		if err == nil {
+			r.add(&r.user, spec, addr)
+		}
+		return addr, err
 	}
 	p, err := codegen.Compile(info, opts)
 	if err != nil {

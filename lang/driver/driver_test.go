@@ -11,6 +11,7 @@ import (
 	"github.com/wagglebpf/waggle/attach"
 	"github.com/wagglebpf/waggle/internal/kerneltest"
 	"github.com/wagglebpf/waggle/lang/codegen"
+	"github.com/wagglebpf/waggle/lang/compiled"
 )
 
 // Scripts modelled on bpftrace's tools that use only what the compiler
@@ -50,11 +51,11 @@ func TestToolScriptsLoad(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := Compile(name, src, nil, 0)
+			p, err := Build(name, src, Args{})
 			if err != nil {
 				t.Fatalf("compile: %v", err)
 			}
-			if _, err := Run(context.Background(), p, Options{File: name, Source: src, DryRun: true, Stdout: io.Discard, Stderr: io.Discard}); err != nil {
+			if _, err := Run(context.Background(), p, Options{DryRun: true, Stdout: io.Discard, Stderr: io.Discard}); err != nil {
 				t.Fatalf("load: %v", err)
 			}
 		})
@@ -76,11 +77,11 @@ func TestToolScriptsLoad(t *testing.T) {
 func TestVerifierRejectionNamesTheLine(t *testing.T) {
 	kerneltest.Require(t)
 	src := []byte("BEGIN {\n  $i = 0;\n  while ($i < 1000000) { @[$i] = 1; $i++; }\n  exit();\n}\n")
-	p, err := Compile("loop.bt", src, nil, 0)
+	p, err := Build("loop.bt", src, Args{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Run(context.Background(), p, Options{File: "loop.bt", Source: src, DryRun: true, Stdout: io.Discard, Stderr: io.Discard})
+	_, err = Run(context.Background(), p, Options{DryRun: true, Stdout: io.Discard, Stderr: io.Discard})
 	if err == nil {
 		t.Fatal("a million-iteration loop passed the verifier")
 	}
@@ -97,7 +98,7 @@ func TestVerifierRejectionNamesTheLine(t *testing.T) {
 func TestPerfBufferFallback(t *testing.T) {
 	kerneltest.Require(t)
 	src := []byte(`BEGIN { printf("via perf %d %s\n", 42, "buffers"); @x = 1; exit(7); } END { printf("end\n"); }`)
-	p, err := compile("perf.bt", src, Args{}, codegen.Options{PerfEvents: true})
+	p, err := compile("perf.bt", src, Args{}, codegen.Options{PerfEvents: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +106,7 @@ func TestPerfBufferFallback(t *testing.T) {
 		t.Fatalf("events map is a %s", typ)
 	}
 	var out strings.Builder
-	code, err := Run(context.Background(), p, Options{File: "perf.bt", Source: src, Stdout: &out, Stderr: io.Discard})
+	code, err := Run(context.Background(), &compiled.Program{Code: p, File: "perf.bt", Source: src}, Options{Stdout: &out, Stderr: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}

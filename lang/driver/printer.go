@@ -23,13 +23,14 @@ type printer struct {
 	p   *codegen.Program
 	out *output.Printer
 	o   Options
-	// maps already dealt with at exit by clear() are printed when empty
-	// as bpftrace would: not at all.
+	// file and src are the script, for helper error messages.
+	file string
+	src  []byte
 }
 
 // stacks is the stack trace map of kstack and ustack, nil when the
 // script has none.
-func newPrinter(p *codegen.Program, o Options, stacks *ebpf.Map) *printer {
+func newPrinter(p *codegen.Program, file string, src []byte, o Options, stacks *ebpf.Map) *printer {
 	tables := &output.Program{Values: p.Values}
 	for _, f := range p.Formats {
 		tables.Formats = append(tables.Formats, output.Format{Text: f.Text, Args: f.Args})
@@ -37,7 +38,7 @@ func newPrinter(p *codegen.Program, o Options, stacks *ebpf.Map) *printer {
 	for _, m := range p.Maps {
 		tables.Maps = append(tables.Maps, output.MapInfo{Name: m.Name, Key: m.Key, Value: m.Value})
 	}
-	return &printer{p: p, o: o, out: &output.Printer{Out: o.Stdout, Err: o.Stderr, JSON: o.JSON, Program: tables, Symbols: sysSymbols.symbolizer(stacks)}}
+	return &printer{p: p, o: o, file: file, src: src, out: &output.Printer{Out: o.Stdout, Err: o.Stderr, JSON: o.JSON, Program: tables, Symbols: sysSymbols.symbolizer(stacks)}}
 }
 
 func (pr *printer) attached(n int) { pr.out.AttachedProbes(n) }
@@ -203,9 +204,9 @@ func (pr *printer) helperError(act output.Action) error {
 		return fmt.Errorf("record names helper call %d of %d", act.HelperError, len(pr.p.HelperErrors))
 	}
 	he := pr.p.HelperErrors[act.HelperError]
-	file := pr.o.File
+	file := pr.file
 	if file == "" {
 		file = "stdin"
 	}
-	return pr.out.HelperError(he.Helper, act.Code, file, he.Span, parser.SourceLine(pr.o.Source, he.Span.Start))
+	return pr.out.HelperError(he.Helper, act.Code, file, he.Span, parser.SourceLine(pr.src, he.Span.Start))
 }

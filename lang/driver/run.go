@@ -6,28 +6,36 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/features"
 	"golang.org/x/sys/unix"
 
 	"github.com/wagglebpf/waggle/attach"
 	"github.com/wagglebpf/waggle/lang/codegen"
+	"github.com/wagglebpf/waggle/lang/compiled"
 	"github.com/wagglebpf/waggle/lang/sema"
 	"github.com/wagglebpf/waggle/session"
 )
 
-// Options say how to run a compiled script.
+// Options say how to run a compiled script: what the runner decides, as
+// opposed to what was compiled in (see lang/compiled).
 type Options struct {
-	// File and Source are the script, for messages.
-	File   string
-	Source []byte
-	JSON   bool
+	JSON bool
+	// Stdout and Stderr receive everything the run prints: the script's
+	// output, and warnings and messages. An agent streams them.
 	Stdout io.Writer
 	Stderr io.Writer
 	// Command is the -c command, started once probes are attached.
 	Command []string
-	// PID restricts uprobes to one process (-p).
+	// PID is -p. The process filter is compiled into the programs: a PID
+	// here must be the one they were compiled with (0 takes theirs).
 	PID int
+	// Unsafe allows system() and signal() (--unsafe). A program compiled
+	// with --unsafe runs only when its runner allows them too.
+	Unsafe bool
 	// DryRun loads every program into the verifier and attaches nothing.
 	DryRun bool
 	// Verbose shows whole verifier logs.
@@ -36,16 +44,26 @@ type Options struct {
 	Quiet bool
 }
 
-// Run loads and runs a compiled script until exit(), Ctrl-C, or the end of
-// the -c command, and returns the exit code the script chose.
-func Run(ctx context.Context, p *codegen.Program, o Options) (code int, err error) {
+// Run loads and runs a compiled script until exit(), the end of the -c
+// command, or ctx's end (Ctrl-C), and returns the exit code the script
+// chose. Field offsets of kernel structs are relocated for this kernel;
+// a program read from a file (lp.Decoded) must also pass lp.Check against
+// this machine. Everything it prints goes to o.Stdout and o.Stderr.
+func Run(ctx context.Context, lp *compiled.Program, o Options) (code int, err error) {
+	if err := runnable(lp, o); err != nil {
+		return 1, err
+	}
+	p, file, src := lp.Code, lp.File, lp.Source
+	pid := lp.PID
 	if err := session.Prepare(o.Stderr); err != nil {
 		return 1, err
 	}
-	var child *session.Child
-	if len(o.Command) > 0 && o.PID != 0 {
-		return 1, errors.New("-c and -p cannot be used together")
+	if lp.Decoded() {
+		if err := lp.Check(thisMachine(lp)); err != nil {
+			return 1, fmt.Errorf("the compiled program does not fit this machine:\n%w", err)
+		}
 	}
+	var child *session.Child
 	if len(o.Command) > 0 && !o.DryRun {
 		if child, err = session.StartChildWith(o.Command, sysSymbols.childOptions(p)); err != nil {
 			return 1, err
@@ -61,7 +79,7 @@ func Run(ctx context.Context, p *codegen.Program, o Options) (code int, err erro
 	}
 	s, err := session.Open(p.Spec, o.Verbose, 0)
 	if err != nil {
-		return 1, explainLoadError(p, o.File, o.Source, err)
+		return 1, explainLoadError(p, file, src, err)
 	}
 	defer s.Close()
 	sysSymbols.programsLoaded()
@@ -72,7 +90,7 @@ func Run(ctx context.Context, p *codegen.Program, o Options) (code int, err erro
 		return 1, err
 	}
 
-	printer := newPrinter(p, o, s.Collection.Maps[codegen.StacksMap])
+	printer := newPrinter(p, file, src, o, s.Collection.Maps[codegen.StacksMap])
 	var begin, end []*codegen.Probe
 	for _, pr := range p.Probes {
 		switch pr.Instance.Kind {
@@ -81,20 +99,20 @@ func Run(ctx context.Context, p *codegen.Program, o Options) (code int, err erro
 		case sema.ProbeEnd:
 			end = append(end, pr)
 		case sema.ProbeUsdt:
-			if err := attachUSDT(s, pr, o.PID); err != nil {
-				return 1, attachError(pr, o.File, o.Source, err)
+			if err := attachUSDT(s, pr, pid); err != nil {
+				return 1, attachError(pr, file, src, err)
 			}
 		default:
-			if err := s.Attach(pr.Program, pr.Target, attach.Options{PID: o.PID}); err != nil {
-				return 1, attachError(pr, o.File, o.Source, unwrapProgram(err))
+			if err := s.Attach(pr.Program, pr.Target, attach.Options{PID: pid}); err != nil {
+				return 1, attachError(pr, file, src, unwrapProgram(err))
 			}
 		}
 	}
-	if o.PID != 0 && usesUserSymbols(p) {
+	if pid != 0 && usesUserSymbols(p) {
 		// The run ends when the process does, and the maps print after:
 		// its mappings must be known by then. Best effort: a process that
 		// is already gone prints its addresses in hex.
-		sysSymbols.resolver().Snapshot(o.PID)
+		sysSymbols.resolver().Snapshot(pid)
 	}
 	if !o.Quiet {
 		printer.attached(len(p.Probes))
@@ -102,9 +120,9 @@ func Run(ctx context.Context, p *codegen.Program, o Options) (code int, err erro
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if o.PID != 0 {
+	if pid != 0 {
 		// Like bpftrace, stop when the traced process is gone.
-		stop, err := watchProcess(o.PID, cancel)
+		stop, err := watchProcess(pid, cancel)
 		if err != nil {
 			return 1, err
 		}
@@ -148,6 +166,45 @@ func Run(ctx context.Context, p *codegen.Program, o Options) (code int, err erro
 		}
 	}
 	return exitCode, s.Close()
+}
+
+// runnable refuses runs that the program and the options disagree on.
+func runnable(lp *compiled.Program, o Options) error {
+	switch {
+	case lp == nil || lp.Code == nil || lp.Code.Spec == nil || lp.Code.Info == nil:
+		return errors.New("nothing to run: the program is empty")
+	case len(o.Command) > 0 && (o.PID != 0 || lp.PID != 0):
+		return errors.New("-c and -p cannot be used together")
+	case lp.Unsafe && !o.Unsafe:
+		return errors.New("the program was compiled with --unsafe (it may call system() or signal()): run it with --unsafe to allow that")
+	case o.PID != 0 && lp.PID == 0:
+		return fmt.Errorf("-p %d: the program was compiled without -p, and the process filter is compiled in: compile the script with -p %d", o.PID, o.PID)
+	case o.PID != 0 && o.PID != lp.PID:
+		return fmt.Errorf("-p %d: the program was compiled for -p %d, and the process filter is compiled in: compile the script with -p %d", o.PID, lp.PID, o.PID)
+	}
+	return nil
+}
+
+// thisMachine describes the running machine, for checking a compiled
+// program read from a file.
+func thisMachine(lp *compiled.Program) compiled.Target {
+	ncpus, err := ebpf.PossibleCPU()
+	if err != nil {
+		ncpus = runtime.NumCPU()
+	}
+	t := compiled.Target{
+		Arch:             runtime.GOARCH,
+		NCPUs:            ncpus,
+		BTF:              btf.LoadKernelSpec,
+		TracepointFormat: attach.ReadTracepointFormat,
+		KernelSymbol:     sysSymbols.kernelAddress,
+		UserSymbol:       sysSymbols.userAddress,
+		USDTProbes:       attach.USDTProbes,
+	}
+	if lp.Assumes.RingBuf {
+		t.NoRingBuf = features.HaveMapType(ebpf.RingBuf) != nil
+	}
+	return t
 }
 
 // unwrapProgram drops the session's "program pN_kind:" prefix, which
