@@ -19,7 +19,8 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newRunCommand(), newTraceCommand(), newVerifyCommand(), newVMCommand())
+	root.AddCommand(newVersionCommand(), newRunCommand(), newTraceCommand(), newVerifyCommand(), newVMCommand(), newMapCommand(), newFeatureCommand(), newExportCommand(),
+		newProgCommand(), newLinkCommand(), newNetCommand(), newCgroupCommand(), newPerfCommand(), newAgentCommand(), newBTFCommand())
 	return root
 }
 

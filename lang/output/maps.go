@@ -133,52 +133,18 @@ func formatMap(m Map, top, div uint64, sym *Symbolizer) (mapOut, error) {
 // into one histogram per key.
 func formatHistMap(m Map, top, div uint64, sym *Symbolizer) (mapOut, error) {
 	out := mapOut{keyed: m.Key != nil, typ: "hist"}
-	keySize := 0
-	if m.Key != nil {
-		keySize = layout.Size(m.Key)
-	}
-	type group struct {
-		key    []byte
-		counts map[uint64]uint64
-		total  uint64
-	}
-	groups := map[string]*group{}
-	for i, e := range m.Entries {
-		if len(e.Key) < keySize+layout.HistKey {
-			return out, fmt.Errorf("entry %d: hist key of %d bytes, need %d", i, len(e.Key), keySize+layout.HistKey)
-		}
-		k := e.Key[:keySize]
-		idx := hostOrder.Uint64(e.Key[keySize:])
-		g := groups[string(k)]
-		if g == nil {
-			g = &group{key: k, counts: map[uint64]uint64{}}
-			groups[string(k)] = g
-		}
-		for _, v := range e.Values {
-			if len(v) < 8 {
-				return out, fmt.Errorf("entry %d: bucket count of %d bytes, need 8", i, len(v))
-			}
-			c := hostOrder.Uint64(v)
-			g.counts[idx] += c
-			g.total += c
-		}
-	}
-	list := make([]*group, 0, len(groups))
-	for _, g := range groups {
-		list = append(list, g)
+	list, err := groupHist(m)
+	if err != nil {
+		return out, err
 	}
 	// bpftrace collects the buckets in a map ordered by key bytes, then
 	// sorts by total; equal totals keep the key order.
-	slices.SortFunc(list, func(a, b *group) int { return bytes.Compare(a.key, b.key) })
-	slices.SortStableFunc(list, func(a, b *group) int { return cmp.Compare(a.total, b.total) })
+	slices.SortStableFunc(list, func(a, b *histGroup) int { return cmp.Compare(a.total, b.total) })
 	if top > 0 && uint64(len(list)) > top {
 		list = list[uint64(len(list))-top:]
 	}
 	for _, g := range list {
-		var (
-			h   hist
-			err error
-		)
+		var h hist
 		if m.Value.Kind == ast.KindHist {
 			h, err = log2Hist(g.counts, div)
 		} else {
@@ -200,6 +166,49 @@ func formatHistMap(m Map, top, div uint64, sym *Symbolizer) (mapOut, error) {
 	}
 	out.empty = len(out.hists) == 0
 	return out, nil
+}
+
+// histGroup is the buckets of one key of a hist or lhist map.
+type histGroup struct {
+	key    []byte
+	counts map[uint64]uint64 // by bucket index, summed over CPUs
+	total  uint64
+}
+
+// groupHist collects the entries of a hist or lhist map, one per bucket,
+// into one group per key, ordered by key bytes.
+func groupHist(m Map) ([]*histGroup, error) {
+	keySize := 0
+	if m.Key != nil {
+		keySize = layout.Size(m.Key)
+	}
+	groups := map[string]*histGroup{}
+	for i, e := range m.Entries {
+		if len(e.Key) < keySize+layout.HistKey {
+			return nil, fmt.Errorf("entry %d: hist key of %d bytes, need %d", i, len(e.Key), keySize+layout.HistKey)
+		}
+		k := e.Key[:keySize]
+		idx := hostOrder.Uint64(e.Key[keySize:])
+		g := groups[string(k)]
+		if g == nil {
+			g = &histGroup{key: k, counts: map[uint64]uint64{}}
+			groups[string(k)] = g
+		}
+		for _, v := range e.Values {
+			if len(v) < 8 {
+				return nil, fmt.Errorf("entry %d: bucket count of %d bytes, need 8", i, len(v))
+			}
+			c := hostOrder.Uint64(v)
+			g.counts[idx] += c
+			g.total += c
+		}
+	}
+	list := make([]*histGroup, 0, len(groups))
+	for _, g := range groups {
+		list = append(list, g)
+	}
+	slices.SortFunc(list, func(a, b *histGroup) int { return bytes.Compare(a.key, b.key) })
+	return list, nil
 }
 
 // isValueSorted reports whether bpftrace orders a map of t by value.
