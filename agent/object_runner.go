@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/wagglebpf/waggle/agent/agentpb"
+	"github.com/wagglebpf/waggle/agent/metrics"
 	"github.com/wagglebpf/waggle/btfprint"
 	"github.com/wagglebpf/waggle/objectrun"
 	"github.com/wagglebpf/waggle/session"
@@ -32,9 +34,19 @@ func (ObjectRunner) Accepts(program []byte) bool { return bytes.HasPrefix(progra
 func (ObjectRunner) Run(ctx context.Context, job *Job) (int, error) {
 	o := ObjectOptions(job.Options)
 	o.OnOpen = func(s *session.Session) func() {
-		return job.PublishMaps(func(_ context.Context, q MapQuery) ([]MapDump, error) {
+		withdraw := job.PublishMaps(func(_ context.Context, q MapQuery) ([]MapDump, error) {
 			return readSessionMaps(s, q)
 		})
+		// An object's maps need a configuration to become metrics (waggle
+		// export); its programs' run counts and times need none.
+		unexport := job.exportMetrics(func(name string) (metrics.Source, error) {
+			var progs []metrics.Program
+			for _, pn := range slices.Sorted(maps.Keys(s.Collection.Programs)) {
+				progs = append(progs, metrics.Program{Program: s.Collection.Programs[pn], Name: pn, Object: job.Name})
+			}
+			return metrics.NewProgramSource(name, progs)
+		})
+		return func() { unexport(); withdraw() }
 	}
 	// The object is read through a memory file, so nothing is written to
 	// the target's disk; messages name it as the client did.

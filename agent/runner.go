@@ -2,10 +2,13 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"strconv"
 	"sync"
 
 	"github.com/wagglebpf/waggle/agent/agentpb"
+	"github.com/wagglebpf/waggle/agent/metrics"
 	"github.com/wagglebpf/waggle/btfprint"
 )
 
@@ -39,7 +42,32 @@ type Job struct {
 	// block while the client catches up; they never fail.
 	Stdout, Stderr io.Writer
 
-	maps *mapSlot
+	maps    *mapSlot
+	metrics *metrics.Exporter
+}
+
+// symbols names addresses and cgroups in the labels of every session's
+// metrics; it reads /proc/kallsyms once, on first use.
+var symbols = &metrics.Symbols{}
+
+// exportMetrics exports src while the session runs, when the agent
+// exports metrics; the function it returns removes it. A source that
+// cannot be exported is reported on the session's standard error and
+// the run goes on without it.
+func (j *Job) exportMetrics(src func(name string) (metrics.Source, error)) (remove func()) {
+	if j.metrics == nil {
+		return func() {}
+	}
+	name := strconv.FormatUint(j.Session, 10)
+	s, err := src(name)
+	if err == nil {
+		err = j.metrics.Add(s)
+	}
+	if err != nil {
+		fmt.Fprintf(j.Stderr, "waggle: agent metrics: %v\n", err)
+		return func() {}
+	}
+	return func() { j.metrics.Remove(name) }
 }
 
 // MapReader reads the maps of a running session.

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/wagglebpf/waggle/agent/agentpb"
+	"github.com/wagglebpf/waggle/agent/metrics"
 )
 
 // Defaults of the limits a Config leaves at zero.
@@ -63,8 +64,15 @@ type Config struct {
 	// means no limit.
 	SessionLifetime time.Duration
 	// Runners run each kind of program; nil means an ObjectRunner for ELF
-	// objects only.
+	// objects and a CompiledRunner for compiled bpftrace programs.
 	Runners map[agentpb.ProgramKind]Runner
+	// AllowUnsafe lets the default CompiledRunner run programs compiled
+	// with --unsafe (system(), signal()).
+	AllowUnsafe bool
+	// Metrics, when set, exports what sessions run while they run: a
+	// script's maps, and the run counts and times of an object's
+	// programs, each source named by its session ID.
+	Metrics *metrics.Exporter
 	// Logger receives one line per load, session end and refusal; nil
 	// discards them.
 	Logger *slog.Logger
@@ -119,7 +127,10 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("--session-lifetime %s: must not be negative", cfg.SessionLifetime)
 	}
 	if cfg.Runners == nil {
-		cfg.Runners = map[agentpb.ProgramKind]Runner{agentpb.ProgramKind_PROGRAM_KIND_ELF: ObjectRunner{}}
+		cfg.Runners = map[agentpb.ProgramKind]Runner{
+			agentpb.ProgramKind_PROGRAM_KIND_ELF:      ObjectRunner{},
+			agentpb.ProgramKind_PROGRAM_KIND_COMPILED: CompiledRunner{AllowUnsafe: cfg.AllowUnsafe},
+		}
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, socketGID: -1, sessions: map[uint64]*liveSession{}}
 	if s.log == nil {

@@ -122,9 +122,10 @@ func (v *service) Run(stream agentpb.Agent_RunServer) error {
 	}
 	job := &Job{
 		Session: sess.id, Name: start.Name, Program: start.Program, Options: start.Options,
-		Stdout: writer{sess.out, agentpb.Stream_STREAM_STDOUT},
-		Stderr: writer{sess.out, agentpb.Stream_STREAM_STDERR},
-		maps:   sess.maps,
+		Stdout:  writer{sess.out, agentpb.Stream_STREAM_STDOUT},
+		Stderr:  writer{sess.out, agentpb.Stream_STREAM_STDERR},
+		maps:    sess.maps,
+		metrics: srv.cfg.Metrics,
 	}
 	srv.log.Info("load", "session", sess.id, "client", client.String(), "program", sess.name,
 		"kind", describeKind(kind), "size", sess.size, "sha256", sess.sum, "detach", sess.detach,

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/wagglebpf/waggle/agent"
 	"github.com/wagglebpf/waggle/agent/agentpb"
+	"github.com/wagglebpf/waggle/agent/metrics"
 )
 
 type agentFlags struct {
@@ -33,6 +36,9 @@ type agentFlags struct {
 	maxProgramSize   string
 	sessionLifetime  time.Duration
 	logFormat        string
+	allowUnsafe      bool
+	metrics          string
+	programStats     bool
 }
 
 func newAgentCommand() *cobra.Command {
@@ -70,6 +76,9 @@ and unloading its programs, then exits.`,
 	fl.StringVar(&f.maxProgramSize, "max-program-size", "16M", "largest program a client may send (bytes, or with K, M, G)")
 	fl.DurationVar(&f.sessionLifetime, "session-lifetime", 0, "stop each session after this long (0: no limit)")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
+	fl.StringVar(&f.metrics, "metrics", "", "serve the sessions' metrics for Prometheus at http://ADDR/metrics (e.g. "+metrics.DefaultListen+")")
+	fl.BoolVar(&f.programStats, "program-stats", false, "with --metrics: turn the kernel's BPF statistics on, so that programs' run counts and times are exported")
+	fl.BoolVar(&f.allowUnsafe, "allow-unsafe", false, "run compiled bpftrace programs that use system() or signal() (compiled with --unsafe)")
 
 	cmd.AddCommand(newAgentInfoCommand(), newAgentSessionsCommand(), newAgentStopCommand(), newAgentMapsCommand(), newAgentBTFCommand())
 	return cmd
@@ -101,6 +110,7 @@ func runAgent(ctx context.Context, f *agentFlags, stderr io.Writer) error {
 		SessionLifetime:  f.sessionLifetime,
 		Logger:           logger,
 		Version:          buildVersion(),
+		AllowUnsafe:      f.allowUnsafe,
 	}
 	for _, u := range f.allowUIDs {
 		cfg.Policy.AllowUIDs = append(cfg.Policy.AllowUIDs, uint32(u))
@@ -113,6 +123,37 @@ func runAgent(ctx context.Context, f *agentFlags, stderr io.Writer) error {
 			return err
 		}
 	}
+	if f.programStats && f.metrics == "" {
+		return errors.New("--program-stats exports through --metrics: give --metrics ADDR too")
+	}
+	var metricsLn net.Listener
+	var loggedErrs sync.Map
+	if f.metrics != "" {
+		// The port first: a busy one must not leave an agent running
+		// without the metrics it was asked for.
+		if metricsLn, err = net.Listen("tcp", f.metrics); err != nil {
+			return fmt.Errorf("--metrics: %w", err)
+		}
+		defer metricsLn.Close()
+		cfg.Metrics = metrics.New(metrics.Options{
+			Prefix:      metrics.DefaultPrefix,
+			SourceLabel: "session",
+			OnError: func(source string, err error) {
+				// Each distinct error once: they repeat at every scrape,
+				// and the health metrics count them.
+				if _, seen := loggedErrs.LoadOrStore(source+": "+err.Error(), true); !seen {
+					logger.Warn("metrics", "session", source, "error", err)
+				}
+			},
+		})
+		if f.programStats {
+			stats, err := metrics.EnableStats()
+			if err != nil {
+				return err
+			}
+			defer stats.Close()
+		}
+	}
 	srv, err := agent.NewServer(cfg)
 	if err != nil {
 		return err
@@ -120,8 +161,12 @@ func runAgent(ctx context.Context, f *agentFlags, stderr io.Writer) error {
 	if _, err := srv.Listen(); err != nil {
 		return err
 	}
-	// The metrics exporter (agent/metrics, --metrics ADDR) starts here:
-	// it reads sessions through srv.Sessions and srv.ReadMaps.
+	if metricsLn != nil {
+		hs := metricsServer(cfg.Metrics, "waggle agent")
+		go hs.Serve(metricsLn)
+		defer hs.Close()
+		logger.Info("serving metrics", "address", "http://"+metricsLn.Addr().String()+"/metrics")
+	}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -222,5 +224,146 @@ func TestDeployFilesUseRealFlags(t *testing.T) {
 	}
 	if strings.Join(unitCaps, " ") != strings.Join(podCaps, " ") {
 		t.Errorf("the unit grants %v, the DaemonSet %v", unitCaps, podCaps)
+	}
+}
+
+// waggle run and waggle trace with --remote print what they print
+// locally, with the same exit status; a detached script's maps are read
+// through the agent.
+func TestRemoteRunAndTrace(t *testing.T) {
+	requireKernel(t)
+	addr, _, log := startAgentProcess(t)
+	same := func(what string, local, remote result) {
+		t.Helper()
+		if remote != local {
+			t.Errorf("%s: remote\n%s\nlocal\n%s\nagent log:\n%s", what, remote, local, log)
+		}
+	}
+
+	// An object: the iterator walks every task; this test's process is
+	// among them either way.
+	r := waggle(t, "run", "--remote", addr, fixture("iter.bpf.o"))
+	l := waggle(t, "run", fixture("iter.bpf.o"))
+	task := regexp.MustCompile(`(?m)^` + strconv.Itoa(os.Getpid()) + ` \S+$`)
+	if r.code != 0 || r.stderr != l.stderr || !task.MatchString(r.stdout) {
+		t.Errorf("run --remote:\n%s\nlocal:\n%s", r, l)
+	}
+
+	// Scripts, compiled here and run there, in text and JSON, with the
+	// exit code the script chose.
+	script := `BEGIN { @x[1] = 5; @s = sum(3); printf("hi %d\n", 7); exit(3); }`
+	for _, f := range []string{"text", "json"} {
+		same("trace -f "+f, waggle(t, "trace", "-f", f, "-e", script), waggle(t, "trace", "-f", f, "--remote", addr, "-e", script))
+	}
+	wgl := filepath.Join(t.TempDir(), "p.wgl")
+	if r := waggle(t, "trace", "--compile", "-o", wgl, "-e", script); r.code != 0 {
+		t.Fatalf("compile:\n%s", r)
+	}
+	same("run p.wgl", waggle(t, "run", wgl), waggle(t, "run", "--remote", addr, wgl))
+	// A script error is reported at its position, by the compiler here.
+	if r := waggle(t, "trace", "--remote", addr, "-e", "BEGIN { nosuch(); }"); r.code != 1 || !strings.Contains(r.stderr, "stdin:1:9") {
+		t.Errorf("script error:\n%s", r)
+	}
+
+	// A detached script keeps running; its maps are read as print()
+	// prints them.
+	r = waggle(t, "trace", "--remote", addr, "--detach", "-e", `BEGIN { @n = 42; @h[7] = 1; }`)
+	m := regexp.MustCompile(`session (\d+) runs detached on `).FindStringSubmatch(r.stderr)
+	if r.code != 0 || m == nil {
+		t.Fatalf("trace --detach:\n%s", r)
+	}
+	var maps result
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if maps = waggle(t, "agent", "maps", m[1], "--remote", addr); maps.code == 0 && strings.Contains(maps.stdout, "@n: 42") {
+			break
+		}
+	}
+	if !strings.Contains(maps.stdout, "@n: 42\n") || !strings.Contains(maps.stdout, "@h[7]: 1\n") {
+		t.Errorf("agent maps of a script:\n%s", maps)
+	}
+	if r := waggle(t, "agent", "stop", m[1], "--remote", addr); r.code != 0 {
+		t.Errorf("agent stop:\n%s", r)
+	}
+
+	// What the agent refuses, and what has no remote form.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"trace", "--unsafe", "--remote", addr, "-e", `BEGIN { system("true"); exit(); }`}, "started with --allow-unsafe"},
+		{[]string{"trace", "--remote", addr, "-c", "true", "-e", `BEGIN { exit(); }`}, "-c is not available with --remote"},
+		{[]string{"run", "--remote", addr, "-c", "true", fixture("iter.bpf.o")}, "-c is not available with --remote"},
+		{[]string{"run", "--detach", fixture("iter.bpf.o")}, "--detach applies to runs in an agent"},
+		{[]string{"trace", "--detach", "-e", `BEGIN { exit(); }`}, "--detach applies to runs in an agent"},
+	} {
+		if r := waggle(t, tc.args...); r.code != 1 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("waggle %q:\n%s\nwant exit 1 and %q", tc.args, r, tc.want)
+		}
+	}
+}
+
+// waggle agent --metrics exports a running script's maps and an object's
+// program statistics, labelled by session, while the sessions run, and
+// nothing of them once they stop.
+func TestAgentMetrics(t *testing.T) {
+	requireKernel(t)
+	addr, _, log := startAgentProcess(t, "--metrics", "127.0.0.1:0", "--program-stats")
+	var url string
+	for deadline := time.Now().Add(20 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := regexp.MustCompile(`msg="serving metrics" address=(\S+)`).FindStringSubmatch(log.String()); m != nil {
+			url = m[1]
+		}
+	}
+	if url == "" {
+		t.Fatalf("the agent did not say where it serves metrics:\n%s", log)
+	}
+	scrape := func() string {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	detach := func(args ...string) string {
+		t.Helper()
+		r := waggle(t, append(args, "--remote", addr, "--detach")...)
+		m := regexp.MustCompile(`session (\d+) runs detached on `).FindStringSubmatch(r.stderr)
+		if r.code != 0 || m == nil {
+			t.Fatalf("waggle %q:\n%s", args, r)
+		}
+		return m[1]
+	}
+	script := detach("trace", "-e", `BEGIN { @answer = 42; @opens["x"] = count(); }`)
+	object := detach("run", fixture("openat.bpf.o"))
+	wantScript := []string{
+		`waggle_answer{session="` + script + `"} 42`,
+		`waggle_opens{key0="x",session="` + script + `"} 1`,
+	}
+	wantObject := regexp.MustCompile(`waggle_program_runs_total\{[^}]*session="` + object + `"[^}]*\} \d+`)
+	var body string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		body = scrape()
+		if strings.Contains(body, wantScript[0]) && wantObject.MatchString(body) {
+			break
+		}
+	}
+	for _, w := range wantScript {
+		if !strings.Contains(body, w+"\n") {
+			t.Errorf("no %q in the scrape:\n%s", w, body)
+		}
+	}
+	if !wantObject.MatchString(body) {
+		t.Errorf("no program statistics of session %s in the scrape:\n%s", object, body)
+	}
+	for _, id := range []string{script, object} {
+		if r := waggle(t, "agent", "stop", id, "--remote", addr); r.code != 0 {
+			t.Errorf("agent stop %s:\n%s", id, r)
+		}
+	}
+	if body := scrape(); strings.Contains(body, `session="`) {
+		t.Errorf("stopped sessions still exported:\n%s", body)
 	}
 }

@@ -186,18 +186,7 @@ func runExport(ctx context.Context, path string, f *exportFlags, stderr io.Write
 		}
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(x.exp, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		fmt.Fprintln(w, "waggle export: metrics at /metrics")
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := metricsServer(x.exp, "waggle export")
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stderr, "Serving http://%s/metrics: %d object%s, %d script%s. Ctrl-C to stop.\n",
@@ -447,4 +436,21 @@ func setStartTime(s *session.Session) error {
 	var b [8]byte
 	binary.NativeEndian.PutUint64(b[:], uint64(ts.Nano()))
 	return s.Collection.Maps[codegen.GlobalsMap].Put(uint32(codegen.GlobalStart), b[:])
+}
+
+// metricsServer serves exp at /metrics, with the Go runtime's and the
+// process's own metrics; what names the server on its index page.
+func metricsServer(exp prometheus.Collector, what string) *http.Server {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(exp, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, "%s: metrics at /metrics\n", what)
+	})
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 }

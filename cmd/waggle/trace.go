@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/wagglebpf/waggle/agent/agentpb"
 	"github.com/wagglebpf/waggle/attach"
 	"github.com/wagglebpf/waggle/lang/ast"
 	"github.com/wagglebpf/waggle/lang/compiled"
@@ -44,6 +45,9 @@ type traceFlags struct {
 	noWarnings bool
 	// argsAtDash is where "--" was among the arguments (-1: nowhere).
 	argsAtDash int
+	// remote runs the program in an agent; detach leaves it running there.
+	remote remoteFlags
+	detach bool
 }
 
 func newTraceCommand() *cobra.Command {
@@ -94,6 +98,8 @@ func traceFlagSet(cmd *cobra.Command, f *traceFlags) {
 	fl.StringVarP(&f.buffering, "buffering", "B", "line", "output buffering: line, full or none (waggle writes whole lines as they come)")
 	fl.CountVarP(&f.kwarnings, "warnings", "k", "warn when a probe read fails at run time, at its script line (-kk: the same)")
 	fl.BoolVar(&f.noWarnings, "no-warnings", false, "suppress warnings")
+	fl.BoolVar(&f.detach, "detach", false, "with --remote: leave the program running in the agent when this command ends")
+	addRemoteFlags(cmd, &f.remote, "")
 }
 
 func runTrace(ctx context.Context, f *traceFlags, args []string, stdout, stderr io.Writer) error {
@@ -277,6 +283,12 @@ func dumpAsm(f *traceFlags, p *compiled.Program, stdout io.Writer) {
 // does, until exit(), the -c command's end or Ctrl-C.
 func runCompiled(ctx context.Context, p *compiled.Program, f *traceFlags, stdout, stderr io.Writer) error {
 	dumpAsm(f, p, stdout)
+	if f.remote.remote != "" {
+		return runCompiledRemote(ctx, p, f, stdout, stderr)
+	}
+	if f.detach {
+		return errors.New("--detach applies to runs in an agent: give --remote too")
+	}
 	var argv []string
 	if f.command != "" {
 		var err error
@@ -366,4 +378,26 @@ func splitNamedArgs(args []string, dash int) (positional []string, named map[str
 // invokedAsBpftrace reports whether argv[0] is bpftrace (a link to waggle).
 func invokedAsBpftrace() bool {
 	return filepath.Base(os.Args[0]) == "bpftrace"
+}
+
+// runCompiledRemote sends a compiled program to the agent at --remote and
+// prints what it prints there. The agent checks, before it loads
+// anything, that the program fits its kernel.
+func runCompiledRemote(ctx context.Context, p *compiled.Program, f *traceFlags, stdout, stderr io.Writer) error {
+	switch {
+	case f.command != "":
+		return errors.New("-c is not available with --remote: the agent does not start commands; start the command on the target and pass -p")
+	case f.dryRun:
+		return errors.New("--dry-run is not available with --remote")
+	}
+	var b bytes.Buffer
+	if err := compiled.Encode(&b, p); err != nil {
+		return err
+	}
+	name := p.File
+	if name == "" {
+		name = "stdin"
+	}
+	ro := &agentpb.RunOptions{OutputFormat: f.format, Pid: int32(f.pid), Verbose: f.verbose, Quiet: f.quiet}
+	return runRemote(ctx, &f.remote, &agentpb.Start{Program: b.Bytes(), Name: name, Kind: agentpb.ProgramKind_PROGRAM_KIND_COMPILED, Options: ro, Detach: f.detach}, stdout, stderr)
 }

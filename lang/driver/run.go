@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -42,6 +43,10 @@ type Options struct {
 	Verbose bool
 	// Quiet suppresses the "Attaching N probes..." line (-q).
 	Quiet bool
+	// OnOpen, when set, is called once the programs are loaded, before
+	// anything is attached, with the script's maps; the function it
+	// returns is called before the maps are closed, on every path.
+	OnOpen func(*Maps) (done func())
 }
 
 // Run loads and runs a compiled script until exit(), the end of the -c
@@ -91,6 +96,14 @@ func Run(ctx context.Context, lp *compiled.Program, o Options) (code int, err er
 	}
 
 	printer := newPrinter(p, file, src, o, s.Collection.Maps[codegen.StacksMap])
+	withdraw := func() {}
+	if o.OnOpen != nil {
+		if done := o.OnOpen(&Maps{pr: printer, s: s}); done != nil {
+			withdraw = sync.OnceFunc(done)
+		}
+	}
+	// Whoever reads the maps stops before they are closed.
+	defer withdraw()
 	var begin, end []*codegen.Probe
 	for _, pr := range p.Probes {
 		switch pr.Instance.Kind {
@@ -165,6 +178,7 @@ func Run(ctx context.Context, lp *compiled.Program, o Options) (code int, err er
 			return 1, err
 		}
 	}
+	withdraw()
 	return exitCode, s.Close()
 }
 
