@@ -285,6 +285,22 @@ func TestRemoteRunAndTrace(t *testing.T) {
 		t.Errorf("agent stop:\n%s", r)
 	}
 
+	// Ctrl-C stops the remote session: the maps print as they print
+	// locally, and the agent keeps nothing of it.
+	bg := startWaggle(t, "trace", "--remote", addr, "-e", `BEGIN { @k = 7; } tracepoint:syscalls:sys_enter_getppid { @g = count(); }`)
+	if r := bg.stop(t); r.code != 0 || !strings.HasPrefix(r.stdout, "\n\n") || !strings.Contains(r.stdout, "@k: 7\n") {
+		t.Errorf("Ctrl-C of a remote trace:\n%s", r)
+	}
+	var list result
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if list = waggle(t, "agent", "sessions", "--remote", addr); list.code == 0 && strings.Count(list.stdout, "\n") <= 1 {
+			break
+		}
+	}
+	if strings.Count(list.stdout, "\n") > 1 {
+		t.Errorf("sessions left after Ctrl-C:\n%s", list)
+	}
+
 	// What the agent refuses, and what has no remote form.
 	for _, tc := range []struct {
 		args []string
@@ -336,11 +352,17 @@ func TestAgentMetrics(t *testing.T) {
 		}
 		return m[1]
 	}
-	script := detach("trace", "-e", `BEGIN { @answer = 42; @opens["x"] = count(); }`)
+	pid := strconv.Itoa(os.Getpid())
+	script := detach("trace", "-e", `BEGIN { @answer = 42; @opens["x"] = count(); } tracepoint:syscalls:sys_enter_getppid /pid == `+pid+`/ { @calls = count(); }`)
 	object := detach("run", fixture("openat.bpf.o"))
+	const n = 37
+	for range n {
+		syscall.Getppid()
+	}
 	wantScript := []string{
 		`waggle_answer{session="` + script + `"} 42`,
 		`waggle_opens{key0="x",session="` + script + `"} 1`,
+		`waggle_calls{session="` + script + `"} ` + strconv.Itoa(n),
 	}
 	wantObject := regexp.MustCompile(`waggle_program_runs_total\{[^}]*session="` + object + `"[^}]*\} \d+`)
 	var body string
@@ -358,6 +380,17 @@ func TestAgentMetrics(t *testing.T) {
 	if !wantObject.MatchString(body) {
 		t.Errorf("no program statistics of session %s in the scrape:\n%s", object, body)
 	}
+	// A real Prometheus scrapes the agent and answers PromQL with the
+	// counts this test made.
+	t.Run("prometheus", func(t *testing.T) {
+		prom := startPrometheus(t, prometheusBinary(t), strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/metrics"))
+		expectPromQL(t, prom, map[string]float64{
+			`waggle_calls{session="` + script + `"}`:                     n,
+			`waggle_answer{session="` + script + `"}`:                    42,
+			`count(waggle_program_runs_total{session="` + object + `"})`: 1,
+			`up{job="waggle"}`: 1,
+		})
+	})
 	for _, id := range []string{script, object} {
 		if r := waggle(t, "agent", "stop", id, "--remote", addr); r.code != 0 {
 			t.Errorf("agent stop %s:\n%s", id, r)

@@ -155,13 +155,7 @@ objects:
 // TestExportPrometheus has a real Prometheus server scrape waggle export
 // and checks, through PromQL, that it stored the counts this test made.
 func TestExportPrometheus(t *testing.T) {
-	promBin, err := exec.LookPath("prometheus")
-	if err != nil {
-		if os.Getenv(kerneltest.RequireEnv) != "" {
-			t.Fatalf("prometheus is not installed (.ci/run installs Debian's prometheus package)")
-		}
-		t.Skip("prometheus is not installed (apt-get install prometheus)")
-	}
+	promBin := prometheusBinary(t)
 	requireKernel(t)
 	bg := startWaggle(t, "export", writeExportConfig(t), "--listen", "127.0.0.1:0")
 	target := exportAddr(t, bg)
@@ -170,6 +164,41 @@ func TestExportPrometheus(t *testing.T) {
 		syscall.Getppid()
 	}
 
+	pid := strconv.Itoa(os.Getpid())
+	expectPromQL(t, startPrometheus(t, promBin, target), map[string]float64{
+		`waggle_syscalls_total{syscall="getppid",tgid="` + pid + `"}`: n,
+		`waggle_calls{pid="` + pid + `"}`:                             n,
+		`sum(waggle_n_bucket{le="7"})`:                                n,
+		`up{job="waggle"}`:                                            1,
+	})
+	if r := bg.stop(t); r.code != 0 {
+		t.Fatalf("waggle export: %s", r)
+	}
+}
+
+// prometheusBinary finds Debian's prometheus, or skips (fails in CI).
+func prometheusBinary(t *testing.T) string {
+	t.Helper()
+	promBin, err := exec.LookPath("prometheus")
+	if err != nil {
+		if os.Getenv(kerneltest.RequireEnv) != "" {
+			t.Fatalf("prometheus is not installed (.ci/run installs Debian's prometheus package)")
+		}
+		t.Skip("prometheus is not installed (apt-get install prometheus)")
+	}
+	return promBin
+}
+
+// prometheusServer is a Prometheus server the test started.
+type prometheusServer struct {
+	web string // its HTTP address
+	log *syncBuffer
+}
+
+// startPrometheus runs a Prometheus server on loopback that scrapes
+// target (HOST:PORT) every second, until the test ends.
+func startPrometheus(t *testing.T, promBin, target string) prometheusServer {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`global:
@@ -180,49 +209,44 @@ scrape_configs:
     static_configs:
       - targets: [%q]
 `, target)), 0o644)
-	web := freeAddr(t)
-	prom := exec.Command(promBin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+web, "--log.level=warn")
-	promLog := newSyncBuffer()
-	prom.Stdout, prom.Stderr = promLog, promLog
-	if err := prom.Start(); err != nil {
+	p := prometheusServer{web: freeAddr(t), log: newSyncBuffer()}
+	cmd := exec.Command(promBin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+p.web, "--log.level=warn")
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		prom.Process.Signal(syscall.SIGTERM)
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
-		go func() { prom.Wait(); close(done) }()
+		go func() { cmd.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(20 * time.Second):
-			prom.Process.Kill()
+			cmd.Process.Kill()
 			<-done
 		}
-	}()
+	})
+	return p
+}
 
-	pid := strconv.Itoa(os.Getpid())
-	queries := map[string]float64{
-		`waggle_syscalls_total{syscall="getppid",tgid="` + pid + `"}`: n,
-		`waggle_calls{pid="` + pid + `"}`:                             n,
-		`sum(waggle_n_bucket{le="7"})`:                                n,
-		`up{job="waggle"}`:                                            1,
-	}
+// expectPromQL waits (at most a minute in all) until each query's single
+// result has the value wanted.
+func expectPromQL(t *testing.T, p prometheusServer, queries map[string]float64) {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for q, want := range queries {
 		var got float64
 		var ok bool
 		for time.Now().Before(deadline) {
-			if got, ok = promQuery(web, q); ok && got == want {
+			if got, ok = promQuery(p.web, q); ok && got == want {
 				break
 			}
 			time.Sleep(250 * time.Millisecond)
 		}
 		if got != want {
-			t.Errorf("PromQL %s = %v (found: %v), want %v\nprometheus log:\n%s", q, got, ok, want, promLog.String())
+			t.Errorf("PromQL %s = %v (found: %v), want %v\nprometheus log:\n%s", q, got, ok, want, p.log.String())
 		}
-	}
-	if r := bg.stop(t); r.code != 0 {
-		t.Fatalf("waggle export: %s", r)
 	}
 }
 
