@@ -32,9 +32,21 @@ func Members(t btf.Type) ([]Member, error) {
 	default:
 		return nil, fmt.Errorf("btfprint: %s has no members", typeString(t))
 	}
-	flat, err := flatten(ms, 0, 0, nil)
+	out, err := FlatMembers(ms, 0)
 	if err != nil {
 		return nil, fmt.Errorf("btfprint: %s: %w", typeString(t), err)
+	}
+	return out, nil
+}
+
+// FlatMembers lists the named members of a struct's or union's member
+// list, anonymous struct and union members merged in and unnamed padding
+// bitfields left out, as the printers show them; depth is how deep the
+// record is nested already, counted against the printers' limit.
+func FlatMembers(ms []btf.Member, depth int) ([]Member, error) {
+	flat, err := flatten(ms, 0, depth, nil)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]Member, len(flat))
 	for i, m := range flat {
@@ -42,6 +54,12 @@ func Members(t btf.Type) ([]Member, error) {
 	}
 	return out, nil
 }
+
+// BitOffset is the member's offset from the start of its record, in bits.
+func (m Member) BitOffset() uint64 { return m.m.off }
+
+// BitfieldSize is the member's width in bits if it is a bitfield, else 0.
+func (m Member) BitfieldSize() uint64 { return m.m.bits }
 
 // Whole is a whole value of type t as a Member, read from offset 0.
 func Whole(t btf.Type) Member {

@@ -167,18 +167,23 @@ func runTrace(ctx context.Context, f *traceFlags, args []string, stdout, stderr 
 		defer out.Close()
 		stdout = out
 	}
-	if f.dump == "ast" || f.dump == "all" {
-		prog, err := parser.Parse(file, src)
-		if err != nil {
-			return err
-		}
-		fmt.Fprint(stdout, ast.Dump(prog, 0))
-	}
-	p, err := driver.Build(file, src, driver.Args{Params: params, PID: f.pid, Unsafe: f.unsafe, NamedArgs: named, HelperErrors: f.kwarnings > 0})
+	p, err := buildTrace(f, file, src, params, named, stdout)
 	if err != nil {
 		return err
 	}
 	return runCompiled(ctx, p, f, stdout, stderr)
+}
+
+// buildTrace compiles a script, first printing its syntax tree if -d asks.
+func buildTrace(f *traceFlags, file string, src []byte, params []string, named map[string]string, stdout io.Writer) (*compiled.Program, error) {
+	if f.dump == "ast" || f.dump == "all" {
+		prog, err := parser.Parse(file, src)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprint(stdout, ast.Dump(prog, 0))
+	}
+	return driver.Build(file, src, driver.Args{Params: params, PID: f.pid, Unsafe: f.unsafe, NamedArgs: named, HelperErrors: f.kwarnings > 0})
 }
 
 // compileTrace compiles a script and writes it to the file -o names.
@@ -189,14 +194,7 @@ func compileTrace(f *traceFlags, file string, src []byte, params []string, named
 	case f.command != "" || f.dryRun || f.quiet || f.format != "text":
 		return errors.New("--compile: -c, --dry-run, -q and -f are chosen when the compiled program runs, not when it is compiled")
 	}
-	if f.dump == "ast" || f.dump == "all" {
-		prog, err := parser.Parse(file, src)
-		if err != nil {
-			return err
-		}
-		fmt.Fprint(stdout, ast.Dump(prog, 0))
-	}
-	p, err := driver.Build(file, src, driver.Args{Params: params, PID: f.pid, Unsafe: f.unsafe, NamedArgs: named, HelperErrors: f.kwarnings > 0})
+	p, err := buildTrace(f, file, src, params, named, stdout)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/wagglebpf/waggle/btfprint"
 	"github.com/wagglebpf/waggle/session"
 )
 
@@ -362,46 +363,10 @@ func (e *encoder) encodeArray(a *btf.Array, v any, off, depth int, name string) 
 	return nil
 }
 
-// member is a named member with its bit offset made absolute, anonymous
-// structs and unions merged into their parent, as btfprint prints them.
-type member struct {
-	name string
-	typ  btf.Type
-	off  uint64 // bits
-	bits uint64 // bitfield width, 0 for ordinary members
-}
-
-func flatten(ms []btf.Member, base uint64, depth int, out []member) ([]member, error) {
-	if depth > maxDepth {
-		return nil, errors.New("types nested too deeply")
-	}
-	for _, m := range ms {
-		off := base + uint64(m.Offset)
-		if m.Name != "" {
-			out = append(out, member{m.Name, m.Type, off, uint64(m.BitfieldSize)})
-			continue
-		}
-		if m.BitfieldSize != 0 {
-			continue
-		}
-		var err error
-		switch inner := btf.UnderlyingType(m.Type).(type) {
-		case *btf.Struct:
-			out, err = flatten(inner.Members, off, depth+1, out)
-		case *btf.Union:
-			out, err = flatten(inner.Members, off, depth+1, out)
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-func memberNames(ms []member) string {
+func memberNames(ms []btfprint.Member) string {
 	names := make([]string, len(ms))
 	for i, m := range ms {
-		names[i] = m.name
+		names[i] = m.Name
 	}
 	if len(names) > 12 {
 		names = append(names[:12], "...")
@@ -410,13 +375,13 @@ func memberNames(ms []member) string {
 }
 
 func (e *encoder) encodeMembers(ms []btf.Member, union bool, v any, off, depth int, name string) error {
-	flat, err := flatten(ms, 0, depth, nil)
+	flat, err := btfprint.FlatMembers(ms, depth)
 	if err != nil {
 		return err
 	}
-	set := func(m member, mv any) error {
+	set := func(m btfprint.Member, mv any) error {
 		if err := e.encodeMember(m, mv, off, depth); err != nil {
-			return fmt.Errorf(".%s: %w", m.name, err)
+			return fmt.Errorf(".%s: %w", m.Name, err)
 		}
 		return nil
 	}
@@ -425,13 +390,13 @@ func (e *encoder) encodeMembers(ms []btf.Member, union bool, v any, off, depth i
 		// A union takes any of its members; several are written in
 		// declaration order, so that what btfprint prints (every member)
 		// reads back as the bytes it came from.
-		byName := make(map[string]member, len(flat))
+		byName := make(map[string]btfprint.Member, len(flat))
 		for _, m := range flat {
-			byName[m.name] = m
+			byName[m.Name] = m
 		}
 		// Members in declaration order, so errors come in a stable order.
 		for _, m := range flat {
-			if mv, ok := v[m.name]; ok {
+			if mv, ok := v[m.Name]; ok {
 				if err := set(m, mv); err != nil {
 					return err
 				}
@@ -460,35 +425,36 @@ func (e *encoder) encodeMembers(ms []btf.Member, union bool, v any, off, depth i
 	return fmt.Errorf("%s is not an object, as %s needs (JSON: {\"%s\": ...}, or its members as separate words)", describe1(v), name, firstName(flat))
 }
 
-func firstName(ms []member) string {
+func firstName(ms []btfprint.Member) string {
 	if len(ms) == 0 {
 		return "member"
 	}
-	return ms[0].name
+	return ms[0].Name
 }
 
-func (e *encoder) encodeMember(m member, v any, base, depth int) error {
-	if m.bits == 0 {
-		if m.off%8 != 0 {
-			return fmt.Errorf("member at bit offset %d is not byte aligned", m.off)
+func (e *encoder) encodeMember(m btfprint.Member, v any, base, depth int) error {
+	off, bits := m.BitOffset(), m.BitfieldSize()
+	if bits == 0 {
+		if off%8 != 0 {
+			return fmt.Errorf("member at bit offset %d is not byte aligned", off)
 		}
-		if m.off/8 > uint64(len(e.buf)) {
+		if off/8 > uint64(len(e.buf)) {
 			return fmt.Errorf("the type reaches past the %d bytes of the value", len(e.buf))
 		}
-		return e.encode(m.typ, v, base+int(m.off/8), depth+1)
+		return e.encode(m.Type, v, base+int(off/8), depth+1)
 	}
 	if v == nil {
 		return nil
 	}
-	if m.bits > 64 {
-		return fmt.Errorf("bitfield of %d bits", m.bits)
+	if bits > 64 {
+		return fmt.Errorf("bitfield of %d bits", bits)
 	}
 	var (
 		u      uint64
 		signed bool
 	)
 	scratch := make([]byte, 8)
-	switch t := btf.UnderlyingType(m.typ).(type) {
+	switch t := btf.UnderlyingType(m.Type).(type) {
 	case *btf.Int:
 		if t.Encoding&btf.Bool != 0 {
 			b, err := boolValue(v)
@@ -501,7 +467,7 @@ func (e *encoder) encodeMember(m member, v any, base, depth int) error {
 			break
 		}
 		signed = t.Encoding&btf.Signed != 0
-		if err := putIntText(scratch, v, signed, false, session.TypeName(m.typ)); err != nil {
+		if err := putIntText(scratch, v, signed, false, session.TypeName(m.Type)); err != nil {
 			return err
 		}
 		u = order.Uint64(scratch)
@@ -516,26 +482,26 @@ func (e *encoder) encodeMember(m member, v any, base, depth int) error {
 			}
 		}
 		if !found {
-			if err := putIntText(scratch, v, signed, false, session.TypeName(m.typ)); err != nil {
+			if err := putIntText(scratch, v, signed, false, session.TypeName(m.Type)); err != nil {
 				return err
 			}
 			u = order.Uint64(scratch)
 		}
 	default:
-		return fmt.Errorf("bitfield of type %s", session.TypeName(m.typ))
+		return fmt.Errorf("bitfield of type %s", session.TypeName(m.Type))
 	}
-	if m.bits < 64 {
-		lo, hi := uint64(0), uint64(1)<<m.bits-1
+	if bits < 64 {
+		lo, hi := uint64(0), uint64(1)<<bits-1
 		if signed {
-			if s := int64(u); s < -(1<<(m.bits-1)) || s > 1<<(m.bits-1)-1 {
-				return fmt.Errorf("%d does not fit in a signed bitfield of %d bits", s, m.bits)
+			if s := int64(u); s < -(1<<(bits-1)) || s > 1<<(bits-1)-1 {
+				return fmt.Errorf("%d does not fit in a signed bitfield of %d bits", s, bits)
 			}
 			u &= hi
 		} else if u < lo || u > hi {
-			return fmt.Errorf("%d does not fit in a bitfield of %d bits", u, m.bits)
+			return fmt.Errorf("%d does not fit in a bitfield of %d bits", u, bits)
 		}
 	}
-	return e.writeBits(uint64(base)*8+m.off, m.bits, u)
+	return e.writeBits(uint64(base)*8+off, bits, u)
 }
 
 // writeBits stores the low n bits of u at bit off, numbered in memory
