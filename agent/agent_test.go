@@ -152,9 +152,9 @@ func socketPath(t testing.TB) string {
 	return "unix://" + filepath.Join(t.TempDir(), "agent.sock")
 }
 
-// startAgent starts a server with cfg, the fake runner added to its
-// runners (for COMPILED, standing in for the one to come), on cfg.Listen
-// or a fresh Unix socket.
+// startAgent starts a server with cfg on cfg.Listen or a fresh Unix
+// socket. Without cfg.Runners, the fake runner stands in for
+// CompiledRunner, so that tests of the transport need no kernel.
 func startAgent(t testing.TB, cfg Config) *testAgent {
 	t.Helper()
 	ta := &testAgent{log: &syncBuffer{}, fake: newFakeRunner()}

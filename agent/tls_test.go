@@ -133,6 +133,12 @@ type mtls struct {
 
 func startMTLS(t testing.TB) *mtls {
 	t.Helper()
+	return startMTLSWith(t, nil)
+}
+
+// startMTLSWith is startMTLS with the agent's runners (nil: startAgent's).
+func startMTLSWith(t testing.TB, runners map[agentpb.ProgramKind]Runner) *mtls {
+	t.Helper()
 	dir := t.TempDir()
 	ca := newCA(t, dir, "agents-ca")
 	clientsCA := newCA(t, dir, "clients-ca")
@@ -144,7 +150,7 @@ func startMTLS(t testing.TB) *mtls {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ta := startAgent(t, Config{Listen: []string{"tcp://127.0.0.1:0"}, TLS: serverTLS})
+	ta := startAgent(t, Config{Listen: []string{"tcp://127.0.0.1:0"}, TLS: serverTLS, Runners: runners})
 	return &mtls{testAgent: ta, ca: ca, clientCert: clientCert, clientKy: clientKey, otherCert: otherCert, otherKey: otherKey, other: other}
 }
 
