@@ -461,7 +461,7 @@ func newAgentBTFCommand() *cobra.Command {
 	var out, module string
 	cmd := &cobra.Command{
 		Use:   "btf -o FILE",
-		Short: "Copy an agent's kernel BTF, to compile for that kernel",
+		Short: "Copy an agent's kernel BTF (waggle trace --remote fetches it by itself)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {

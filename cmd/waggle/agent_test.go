@@ -255,6 +255,16 @@ func TestRemoteRunAndTrace(t *testing.T) {
 	for _, f := range []string{"text", "json"} {
 		same("trace -f "+f, waggle(t, "trace", "-f", f, "-e", script), waggle(t, "trace", "-f", f, "--remote", addr, "-e", script))
 	}
+	// Compiled against the agent's kernel types, which cross the network
+	// once and stay in the user's cache under their SHA-256.
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	typed := `BEGIN { printf("%d %d\n", sizeof(struct task_struct), ncpus); exit(); }`
+	same("trace with kernel types", waggle(t, "trace", "-e", typed), waggle(t, "trace", "--remote", addr, "-e", typed))
+	vmlinux, _ := os.ReadFile("/sys/kernel/btf/vmlinux")
+	if cached, _ := filepath.Glob(filepath.Join(cache, "waggle", "btf", "*.btf")); len(cached) != 1 || filepath.Base(cached[0]) != sha256Hex(vmlinux)+".btf" {
+		t.Errorf("BTF cache holds %v, want the agent's kernel BTF by its SHA-256", cached)
+	}
 	wgl := filepath.Join(t.TempDir(), "p.wgl")
 	if r := waggle(t, "trace", "--compile", "-o", wgl, "-e", script); r.code != 0 {
 		t.Fatalf("compile:\n%s", r)

@@ -183,7 +183,17 @@ func buildTrace(f *traceFlags, file string, src []byte, params []string, named m
 		}
 		fmt.Fprint(stdout, ast.Dump(prog, 0))
 	}
-	return driver.Build(file, src, driver.Args{Params: params, PID: f.pid, Unsafe: f.unsafe, NamedArgs: named, HelperErrors: f.kwarnings > 0})
+	a := driver.Args{Params: params, PID: f.pid, Unsafe: f.unsafe, NamedArgs: named, HelperErrors: f.kwarnings > 0}
+	if f.remote.remote != "" {
+		// Compiled for the agent's kernel and CPU count; probe names and
+		// tracepoint formats come from this machine, and the agent checks
+		// them against its own before it loads anything.
+		var err error
+		if a.Target, err = remoteTarget(context.Background(), &f.remote); err != nil {
+			return nil, err
+		}
+	}
+	return driver.Build(file, src, a)
 }
 
 // compileTrace compiles a script and writes it to the file -o names.

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/features"
 	"github.com/wagglebpf/waggle/lang/ast"
 	"github.com/wagglebpf/waggle/lang/codegen"
@@ -49,6 +50,27 @@ type Args struct {
 	NamedArgs map[string]string
 	// HelperErrors reports failed probe reads at run time (-k).
 	HelperErrors bool
+	// Target, when set, is the machine the program is compiled for, as
+	// far as it differs from this one: its kernel's types and its CPU
+	// count. What is not given is this machine's.
+	Target *Target
+}
+
+// Target is what a program compiled for another machine (an agent's)
+// takes from that machine rather than from this one.
+type Target struct {
+	// KernelBTF returns the target kernel's type information.
+	KernelBTF func() (*btf.Spec, error)
+	// NCPUs is the target's number of possible CPUs; 0 means this
+	// machine's.
+	NCPUs int
+}
+
+func (a Args) kernelBTF() func() (*btf.Spec, error) {
+	if a.Target == nil {
+		return nil
+	}
+	return a.Target.KernelBTF
 }
 
 // CompileWith is Compile with every command-line argument.
@@ -71,7 +93,7 @@ func CheckWith(file string, src []byte, a Args) (*sema.Info, error) {
 }
 
 func check(file string, src []byte, prog *ast.Program, a Args, ncpus int) (*sema.Info, error) {
-	info, err := sema.Check(prog, sema.Options{Params: a.Params, NCPUs: ncpus, PID: a.PID, Unsafe: a.Unsafe, NamedArgs: a.NamedArgs})
+	info, err := sema.Check(prog, sema.Options{Params: a.Params, NCPUs: ncpus, PID: a.PID, Unsafe: a.Unsafe, NamedArgs: a.NamedArgs, KernelBTF: a.kernelBTF()})
 	if err != nil {
 		return nil, sema.Render(file, src, err)
 	}
@@ -156,6 +178,9 @@ func compile(file string, src []byte, a Args, opts codegen.Options, r *resolved)
 	ncpus, err := ebpf.PossibleCPU()
 	if err != nil {
 		ncpus = runtime.NumCPU()
+	}
+	if a.Target != nil && a.Target.NCPUs > 0 {
+		ncpus = a.Target.NCPUs
 	}
 	info, err := check(file, src, prog, a, ncpus)
 	if err != nil {

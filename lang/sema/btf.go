@@ -8,8 +8,8 @@ import (
 
 // funcProto finds a kernel function's prototype in the kernel's BTF, for
 // the args and retval of fentry and fexit probes.
-func funcProto(name string) (*btf.FuncProto, error) {
-	spec, err := btf.LoadKernelSpec()
+func funcProto(kernelBTF func() (*btf.Spec, error), name string) (*btf.FuncProto, error) {
+	spec, err := kernelBTF()
 	if err != nil {
 		return nil, fmt.Errorf("fentry and fexit probes need the kernel's BTF: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/cilium/ebpf/btf"
 	"github.com/wagglebpf/waggle/attach"
 	"github.com/wagglebpf/waggle/lang/ast"
 	"github.com/wagglebpf/waggle/lang/ctypes"
@@ -41,6 +42,8 @@ type MapInfo struct {
 
 // Info is the result of checking a program.
 type Info struct {
+	// kernelBTF is Options.KernelBTF, never nil.
+	kernelBTF func() (*btf.Spec, error)
 	Prog      *ast.Program
 	Instances []*Instance
 	Maps      map[string]*MapInfo
@@ -104,6 +107,9 @@ type Options struct {
 	// NamedArgs are the named program arguments after "--": --name=value,
 	// or --name alone (value ""), for getopt().
 	NamedArgs map[string]string
+	// KernelBTF returns the type information of the kernel the program is
+	// for; nil means the running kernel's.
+	KernelBTF func() (*btf.Spec, error)
 }
 
 type checker struct {
@@ -133,8 +139,11 @@ func (c *checker) errorf(n ast.Node, format string, args ...any) {
 
 // Check resolves the probes of prog and type-checks every probe body.
 func Check(prog *ast.Program, opts Options) (*Info, error) {
+	if opts.KernelBTF == nil {
+		opts.KernelBTF = btf.LoadKernelSpec
+	}
 	c := &checker{info: &Info{Prog: prog, Maps: map[string]*MapInfo{}, Config: DefaultConfig, Params: opts.Params,
-		Unsafe: opts.Unsafe, NamedArgs: opts.NamedArgs, Getopts: map[string]*Getopt{}}, opts: opts}
+		Unsafe: opts.Unsafe, NamedArgs: opts.NamedArgs, Getopts: map[string]*Getopt{}, kernelBTF: opts.KernelBTF}, opts: opts}
 	c.config(prog.Config)
 	c.cdefs(prog)
 	c.expandMacros(prog)

@@ -15,12 +15,17 @@ import (
 // constants and #defines. The types come from the script's own C
 // definitions first, then from the kernel's BTF (lang/ctypes).
 
-// kernelBTF is the kernel's type information, read once per process.
-func kernelBTF() (*btf.Spec, error) { return btf.LoadKernelSpec() }
+// kernelBTF is the type information of the kernel the program is for.
+func (in *Info) kernelBTFSource() func() (*btf.Spec, error) {
+	if in.kernelBTF == nil {
+		return btf.LoadKernelSpec
+	}
+	return in.kernelBTF
+}
 
 // cdefs reads the script's C definitions.
 func (c *checker) cdefs(prog *ast.Program) {
-	c.info.Types = ctypes.New(kernelBTF)
+	c.info.Types = ctypes.New(c.info.kernelBTFSource())
 	c.info.Consts = map[*ast.Ident]ctypes.Const{}
 	c.info.ConstExprs = map[ast.Expr]int64{}
 	for _, inc := range prog.Includes {
@@ -319,7 +324,7 @@ func sizeOf(t btf.Type) int {
 // the function __bpf_trace_NAME takes the tracepoint's private data, then
 // the arguments with their names. Without it the btf_trace_NAME typedef
 // gives the types, and the names arg0, arg1, ...
-func rawTracepointProto(event string) (*btf.FuncProto, error) {
+func rawTracepointProto(kernelBTF func() (*btf.Spec, error), event string) (*btf.FuncProto, error) {
 	spec, err := kernelBTF()
 	if err != nil {
 		return nil, fmt.Errorf("rawtracepoint args need the kernel's BTF: %w", err)

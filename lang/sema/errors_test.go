@@ -2,11 +2,12 @@ package sema
 
 import (
 	"errors"
-	goldenfile "github.com/wagglebpf/waggle/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	goldenfile "github.com/wagglebpf/waggle/internal/golden"
 )
 
 // golden compares got with the golden file, or rewrites it with -update.

@@ -262,7 +262,7 @@ func (c *checker) expr(e ast.Expr) *ast.Type {
 func (in *Info) TypeOf(t *ast.TypeExpr) (*ast.Type, error) {
 	c := &checker{info: in}
 	if in.Types == nil {
-		in.Types = ctypes.New(kernelBTF)
+		in.Types = ctypes.New(in.kernelBTFSource())
 	}
 	ty := c.typeExpr(t)
 	if len(c.errs) > 0 {
@@ -384,7 +384,7 @@ func (c *checker) builtin(e *ast.Ident) *ast.Type {
 		}
 		if k == ProbeRawTracepoint {
 			if c.inst.Proto == nil {
-				proto, err := rawTracepointProto(c.inst.Func)
+				proto, err := rawTracepointProto(c.info.kernelBTFSource(), c.inst.Func)
 				if err != nil {
 					c.errorf(e, "%v", err)
 					return nil

@@ -172,7 +172,7 @@ func (c *checker) resolve(p *ast.Probe, ap *ast.AttachPoint) []*Instance {
 			return c.expandFunctions(inst, fn)
 		}
 		if kind == ProbeFentry || kind == ProbeFexit {
-			proto, err := funcProto(fn)
+			proto, err := funcProto(c.info.kernelBTFSource(), fn)
 			if err != nil {
 				c.errorf(ap, "%v", err)
 				return nil
