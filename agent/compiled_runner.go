@@ -44,12 +44,12 @@ func (r CompiledRunner) Run(ctx context.Context, job *Job) (int, error) {
 		Unsafe:  lp.Unsafe,
 		Verbose: ro.GetVerbose(),
 		Quiet:   ro.GetQuiet(),
-		OnOpen: func(m *driver.Maps) func() {
+		OnOpen: func(m *driver.Running) func() {
 			withdraw := job.PublishMaps(func(_ context.Context, q MapQuery) ([]MapDump, error) {
 				return readScriptMaps(m, q)
 			})
 			unexport := job.exportMetrics(func(name string) (metrics.Source, error) {
-				loaded := m.Loaded()
+				loaded := m.Maps()
 				maps, err := metrics.ScriptMaps(lp.Code, loaded)
 				if err != nil {
 					return nil, err
@@ -62,8 +62,8 @@ func (r CompiledRunner) Run(ctx context.Context, job *Job) (int, error) {
 }
 
 // readScriptMaps reads and renders the maps of a running script.
-func readScriptMaps(m *driver.Maps, q MapQuery) ([]MapDump, error) {
-	texts, err := m.Read(q.Names, q.JSON)
+func readScriptMaps(m *driver.Running, q MapQuery) ([]MapDump, error) {
+	texts, err := m.ReadMaps(q.Names, q.JSON)
 	if err != nil {
 		return nil, err
 	}

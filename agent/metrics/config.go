@@ -130,11 +130,10 @@ type HistogramConfig struct {
 	Multiplier float64 `yaml:"multiplier"`
 }
 
-// ScriptConfig is one bpftrace script run by the exporter; every map it
-// has becomes a metric named after the map. BEGIN runs once when the
-// script is loaded; END does not run, what the script prints is dropped,
-// and exit() does not stop the exporter. usdt probes are not supported
-// yet.
+// ScriptConfig is one bpftrace script run by the exporter as waggle
+// trace runs it (BEGIN when it starts, END when it stops); every map it
+// has becomes a metric named after the map. What it prints is dropped,
+// and its exit() stops the exporter.
 type ScriptConfig struct {
 	// Name identifies the script in messages; default: the file name
 	// without .bt, or "script" with Program.

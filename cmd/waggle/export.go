@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"sort"
 	"sync"
 	"syscall"
 	"time"
@@ -20,12 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
-	"github.com/cilium/ebpf"
 	"github.com/wagglebpf/waggle/agent/metrics"
-	"github.com/wagglebpf/waggle/attach"
 	"github.com/wagglebpf/waggle/lang/codegen"
+	"github.com/wagglebpf/waggle/lang/compiled"
 	"github.com/wagglebpf/waggle/lang/driver"
 	"github.com/wagglebpf/waggle/lang/sema"
 	"github.com/wagglebpf/waggle/objectrun"
@@ -65,22 +61,21 @@ members. Every map of a script becomes a metric named after it.`,
 	return cmd
 }
 
-// exporting is what an export run has loaded: objects run by objectrun
-// in goroutines of their own, scripts loaded here.
+// exporting is what an export run has started: objects run by objectrun
+// and scripts run by lang/driver, each in a goroutine of its own.
 type exporting struct {
 	exp  *metrics.Exporter
 	sym  *metrics.Symbols
-	runs []*objectRun
-	// ended hears of each object run that returns.
-	ended    chan *objectRun
-	scripts  []*session.Session
+	runs []*exportRun
+	// ended hears of each run that returns.
+	ended    chan *exportRun
 	mu       sync.Mutex
 	programs []metrics.Program
 }
 
-// objectRun is one object running through objectrun.RunFile.
-type objectRun struct {
-	name   string
+// exportRun is one object or script running.
+type exportRun struct {
+	name   string // "object NAME", "script NAME"
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error
@@ -89,19 +84,15 @@ type objectRun struct {
 // programsSource names the source of program statistics.
 const programsSource = "programs"
 
-// stop waits for the object runs, which end with their context, and
-// closes the scripts.
+// stop ends the runs, which end with their context, and waits for them.
 func (x *exporting) stop() error {
 	var errs []error
 	for _, r := range x.runs {
 		r.cancel()
 		<-r.done
 		if r.err != nil && !errors.Is(r.err, context.Canceled) {
-			errs = append(errs, fmt.Errorf("object %s: %w", r.name, r.err))
+			errs = append(errs, fmt.Errorf("%s: %w", r.name, r.err))
 		}
-	}
-	for i := len(x.scripts) - 1; i >= 0; i-- {
-		errs = append(errs, x.scripts[i].Close())
 	}
 	return errors.Join(errs...)
 }
@@ -138,7 +129,7 @@ func runExport(ctx context.Context, path string, f *exportFlags, stderr io.Write
 	defer ln.Close()
 
 	var logged sync.Map
-	x := &exporting{sym: &metrics.Symbols{}, ended: make(chan *objectRun, len(cfg.Objects))}
+	x := &exporting{sym: &metrics.Symbols{}, ended: make(chan *exportRun, len(cfg.Objects)+len(cfg.Scripts))}
 	x.exp = metrics.New(metrics.Options{
 		Prefix: cfg.PrefixOrDefault(),
 		OnError: func(source string, err error) {
@@ -165,7 +156,7 @@ func runExport(ctx context.Context, path string, f *exportFlags, stderr io.Write
 		}
 	}
 	for i := range cfg.Scripts {
-		if err := x.loadScript(&cfg.Scripts[i], f.verbose, stderr); err != nil {
+		if err := x.startScript(ctx, &cfg.Scripts[i], f.verbose, stderr); err != nil {
 			return err
 		}
 	}
@@ -192,24 +183,13 @@ func runExport(ctx context.Context, path string, f *exportFlags, stderr io.Write
 	fmt.Fprintf(stderr, "Serving http://%s/metrics: %d object%s, %d script%s. Ctrl-C to stop.\n",
 		ln.Addr(), len(cfg.Objects), plural(len(cfg.Objects)), len(cfg.Scripts), plural(len(cfg.Scripts)))
 
-	// The scripts' buffers are drained (what they print is dropped) until
-	// a signal; Run then detaches their programs.
-	var wg sync.WaitGroup
-	runErrs := make([]error, len(x.scripts))
-	for i, s := range x.scripts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, runErrs[i] = s.Run(ctx, session.RunOptions{})
-		}()
-	}
 	var serveErr error
 	select {
 	case <-ctx.Done():
 	case serveErr = <-served:
 	case r := <-x.ended:
-		// An object that stops on its own (an attach that failed) stops
-		// the export: its metrics would be missing.
+		// A run that stops on its own (an attach that failed, a script's
+		// exit()) stops the export: its metrics would be missing.
 		if r.err == nil {
 			r.err = errors.New("stopped")
 		}
@@ -218,14 +198,8 @@ func runExport(ctx context.Context, path string, f *exportFlags, stderr io.Write
 	shutdown, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancelShutdown()
 	srv.Shutdown(shutdown)
-	wg.Wait()
 	stopped = true
 	errs := []error{x.stop()}
-	for _, err := range runErrs {
-		if err != nil && !errors.Is(err, context.Canceled) {
-			errs = append(errs, err)
-		}
-	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("serve /metrics: %w", serveErr))
 	}
@@ -245,7 +219,7 @@ func checkExport(cfg *metrics.Config) error {
 		}
 	}
 	for i := range cfg.Scripts {
-		if _, _, err := compileExportScript(&cfg.Scripts[i]); err != nil {
+		if _, err := compileExportScript(&cfg.Scripts[i]); err != nil {
 			return err
 		}
 	}
@@ -279,33 +253,40 @@ func (x *exporting) startObject(ctx context.Context, o *metrics.ObjectConfig, ve
 		opts.Freq = o.Freq
 	}
 	opts.Period = o.Period
+	return x.startRun(ctx, "object "+o.Name, func(ctx context.Context, opened chan<- error) error {
+		opts.OnOpen = func(s *session.Session) func() {
+			src, err := metrics.NewObjectSource(o.Name, o.Metrics, s.Spec, s.Collection.Maps, x.sym)
+			if err == nil {
+				err = x.exp.Add(src)
+			}
+			if err != nil {
+				opened <- err
+				return nil
+			}
+			for _, name := range sortedKeys(s.Collection.Programs) {
+				x.addProgram(metrics.Program{Program: s.Collection.Programs[name], Name: name, Object: o.Name})
+			}
+			opened <- nil
+			// Before the session closes its maps and programs, nothing
+			// may read them any more.
+			return func() {
+				x.exp.Remove(programsSource)
+				x.exp.Remove(o.Name)
+			}
+		}
+		return objectrun.RunFile(ctx, o.Path, opts, io.Discard, stderr)
+	})
+}
+
+// startRun starts run in a goroutine of its own, until ctx ends, and
+// waits until it has loaded what it exports (it sends nil on opened) or
+// failed to (an error on opened, or its end).
+func (x *exporting) startRun(ctx context.Context, name string, run func(ctx context.Context, opened chan<- error) error) error {
 	opened := make(chan error, 1)
-	opts.OnOpen = func(s *session.Session) func() {
-		src, err := metrics.NewObjectSource(o.Name, o.Metrics, s.Spec, s.Collection.Maps, x.sym)
-		if err == nil {
-			err = x.exp.Add(src)
-		}
-		if err != nil {
-			opened <- err
-			return nil
-		}
-		x.mu.Lock()
-		for _, name := range sortedKeys(s.Collection.Programs) {
-			x.programs = append(x.programs, metrics.Program{Program: s.Collection.Programs[name], Name: name, Object: o.Name})
-		}
-		x.mu.Unlock()
-		opened <- nil
-		// Before the session closes its maps and programs, nothing may
-		// read them any more.
-		return func() {
-			x.exp.Remove(programsSource)
-			x.exp.Remove(o.Name)
-		}
-	}
 	ctx, cancel := context.WithCancel(ctx)
-	r := &objectRun{name: o.Name, cancel: cancel, done: make(chan struct{})}
+	r := &exportRun{name: name, cancel: cancel, done: make(chan struct{})}
 	go func() {
-		r.err = objectrun.RunFile(ctx, o.Path, opts, io.Discard, stderr)
+		r.err = run(ctx, opened)
 		close(r.done)
 		x.ended <- r
 	}()
@@ -323,119 +304,86 @@ func (x *exporting) startObject(ctx context.Context, o *metrics.ObjectConfig, ve
 		if r.err == nil {
 			r.err = errors.New("stopped before it was loaded")
 		}
-		return fmt.Errorf("object %s: %w", o.Name, r.err)
+		return fmt.Errorf("%s: %w", name, r.err)
 	}
 }
 
-func compileExportScript(sc *metrics.ScriptConfig) (*codegen.Program, string, error) {
+func (x *exporting) addProgram(p metrics.Program) {
+	x.mu.Lock()
+	x.programs = append(x.programs, p)
+	x.mu.Unlock()
+}
+
+func compileExportScript(sc *metrics.ScriptConfig) (*compiled.Program, error) {
 	file, src := sc.Path, []byte(sc.Program)
 	if sc.Path != "" {
 		var err error
 		if src, err = os.ReadFile(sc.Path); err != nil {
-			return nil, "", fmt.Errorf("script %s: %w", sc.Name, err)
+			return nil, fmt.Errorf("script %s: %w", sc.Name, err)
 		}
 	} else {
 		file = sc.Name
 	}
-	p, err := driver.Compile(file, src, sc.Params, 0)
-	if err != nil {
-		return nil, "", err
-	}
-	for _, pr := range p.Probes {
-		if pr.Instance.Kind == sema.ProbeUsdt {
-			return nil, "", fmt.Errorf("script %s: probe %s: usdt probes are not supported by waggle export yet (use waggle trace)", sc.Name, pr.Instance.Name)
-		}
-	}
-	return p, file, nil
+	return driver.Build(file, src, driver.Args{Params: sc.Params})
 }
 
-// loadScript compiles, loads and attaches a script as `waggle trace`
-// does, but exports its maps instead of printing them: BEGIN runs once
-// when it is loaded; END probes are not run, and what the script prints
-// is dropped.
-func (x *exporting) loadScript(sc *metrics.ScriptConfig, verbose bool, stderr io.Writer) error {
-	p, _, err := compileExportScript(sc)
+// startScript runs a script as `waggle trace` does (BEGIN when it starts,
+// END when it stops, usdt probes too) and exports its maps instead of
+// printing them: what it prints is dropped, its warnings go to stderr.
+// A script that calls exit() stops the export.
+func (x *exporting) startScript(ctx context.Context, sc *metrics.ScriptConfig, verbose bool, stderr io.Writer) error {
+	lp, err := compileExportScript(sc)
 	if err != nil {
 		return err
 	}
-	if err := p.Relocate(nil); err != nil {
-		return fmt.Errorf("script %s: %w", sc.Name, err)
-	}
-	for _, pr := range p.Probes {
-		if pr.Target.NeedsTracefs() {
-			session.MountTracefs(stderr)
-			break
+	return x.startRun(ctx, "script "+sc.Name, func(ctx context.Context, opened chan<- error) error {
+		code, err := driver.Run(ctx, lp, driver.Options{
+			Stdout: io.Discard, Stderr: stderr, Verbose: verbose, Quiet: true,
+			OnOpen: func(r *driver.Running) func() {
+				if err := x.exportScript(sc, lp, r); err != nil {
+					opened <- fmt.Errorf("script %s: %w", sc.Name, err)
+					return nil
+				}
+				opened <- nil
+				return func() {
+					x.exp.Remove(programsSource)
+					x.exp.Remove(sc.Name)
+				}
+			},
+		})
+		if err == nil && code != 0 {
+			err = fmt.Errorf("exit(%d)", code)
 		}
-	}
-	s, err := session.Open(p.Spec, verbose, 0)
-	if err != nil {
-		return fmt.Errorf("script %s: %w", sc.Name, err)
-	}
-	x.scripts = append(x.scripts, s)
-	if err := setStartTime(s); err != nil {
-		return fmt.Errorf("script %s: %w", sc.Name, err)
-	}
-	probes := append([]*codegen.Probe(nil), p.Probes...)
-	sort.SliceStable(probes, func(i, j int) bool {
-		// BEGIN before anything else can fire.
-		return probes[i].Instance.Kind == sema.ProbeBegin && probes[j].Instance.Kind != sema.ProbeBegin
+		return err
 	})
-	for _, pr := range probes {
-		prog := s.Collection.Programs[pr.Program]
-		switch pr.Instance.Kind {
-		case sema.ProbeEnd:
-			continue
-		case sema.ProbeBegin:
-			// A raw tracepoint program's context is its argument array.
-			if _, err := prog.Run(&ebpf.RunOptions{Context: make([]byte, 8)}); err != nil {
-				return fmt.Errorf("script %s: run %s: %w", sc.Name, pr.Instance.Name, err)
-			}
-			continue
-		}
-		if err := s.Attach(pr.Program, pr.Target, attach.Options{}); err != nil {
-			// The session's error names the generated program, which the
-			// user never wrote.
-			var ae *session.AttachError
-			if errors.As(err, &ae) && ae.Unwrap() != nil {
-				err = ae.Unwrap()
-			}
-			return fmt.Errorf("script %s: probe %s: %w", sc.Name, pr.Instance.Name, err)
-		}
-		if verbose {
-			fmt.Fprintf(stderr, "waggle: %s: attached %s\n", sc.Name, pr.Instance.Name)
-		}
-		x.mu.Lock()
-		x.programs = append(x.programs, metrics.Program{Program: prog, Name: pr.Instance.Name, Object: sc.Name})
-		x.mu.Unlock()
-	}
-	maps, err := metrics.ScriptMaps(p, s.Collection.Maps)
+}
+
+// exportScript adds a running script's maps and programs to the export.
+func (x *exporting) exportScript(sc *metrics.ScriptConfig, lp *compiled.Program, r *driver.Running) error {
+	maps, err := metrics.ScriptMaps(lp.Code, r.Maps())
 	if err != nil {
-		return fmt.Errorf("script %s: %w", sc.Name, err)
+		return err
 	}
 	for _, name := range sortedKeys(sc.Labels) {
 		i := slices.IndexFunc(maps, func(m metrics.ScriptMap) bool { return m.Name == name })
 		if i < 0 {
-			return fmt.Errorf("script %s: labels for %s, but the script has no map %s", sc.Name, name, name)
+			return fmt.Errorf("labels for %s, but the script has no map %s", name, name)
 		}
 		maps[i].Labels = sc.Labels[name]
 	}
-	src, err := metrics.NewScriptSource(sc.Name, maps, x.sym.Symbolizer(s.Collection.Maps[codegen.StacksMap]))
+	src, err := metrics.NewScriptSource(sc.Name, maps, x.sym.Symbolizer(r.Maps()[codegen.StacksMap]))
 	if err != nil {
-		return fmt.Errorf("script %s: %w", sc.Name, err)
-	}
-	return x.exp.Add(src)
-}
-
-// setStartTime stores the start time where elapsed reads it, as `waggle
-// trace` does.
-func setStartTime(s *session.Session) error {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
 		return err
 	}
-	var b [8]byte
-	binary.NativeEndian.PutUint64(b[:], uint64(ts.Nano()))
-	return s.Collection.Maps[codegen.GlobalsMap].Put(uint32(codegen.GlobalStart), b[:])
+	if err := x.exp.Add(src); err != nil {
+		return err
+	}
+	for _, pr := range lp.Code.Probes {
+		if k := pr.Instance.Kind; k != sema.ProbeBegin && k != sema.ProbeEnd {
+			x.addProgram(metrics.Program{Program: r.Programs()[pr.Program], Name: pr.Instance.Name, Object: sc.Name})
+		}
+	}
+	return nil
 }
 
 // metricsServer serves exp at /metrics, with the Go runtime's and the

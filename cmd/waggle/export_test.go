@@ -314,6 +314,12 @@ objects:
 scripts:
   - program: 'tracepoint:no_such_group:x { @x = count() }'
 `, exportFixture(t)), "no_such_group"},
+		// A script that exits stops the export: its metrics would stop.
+		{`
+scripts:
+  - name: once
+    program: 'BEGIN { @x = 1; exit(3); }'
+`, "script once: exit(3)"},
 	} {
 		path := filepath.Join(dir, "c.yaml")
 		os.WriteFile(path, []byte(c.cfg), 0o644)

@@ -10,16 +10,21 @@ import (
 	"github.com/wagglebpf/waggle/session"
 )
 
-// Maps reads the maps of a running script, for callers that show them
-// while it runs (an agent answering ReadMaps). It is valid from the
-// Options.OnOpen call until the function that call returned is called.
-type Maps struct {
+// Running is a script whose programs and maps are loaded, for callers
+// that read its maps while it runs (an agent answering ReadMaps, an
+// exporter). It is valid from the Options.OnOpen call until the function
+// that call returned is called.
+type Running struct {
 	pr *printer
 	s  *session.Session
 }
 
-// Loaded is the script's loaded maps by BPF name (codegen.Map.BPFName).
-func (m *Maps) Loaded() map[string]*ebpf.Map { return m.s.Collection.Maps }
+// Maps are the script's loaded maps by BPF name (codegen.Map.BPFName).
+func (m *Running) Maps() map[string]*ebpf.Map { return m.s.Collection.Maps }
+
+// Programs are the script's loaded programs by BPF name
+// (codegen.Probe.Program).
+func (m *Running) Programs() map[string]*ebpf.Program { return m.s.Collection.Programs }
 
 // MapText is one script map: as print(@map) prints it, and its raw
 // entries.
@@ -31,10 +36,10 @@ type MapText struct {
 	Entries []output.Entry
 }
 
-// Read reads the maps named ("@name" or "name"; every map when names is
+// ReadMaps reads the maps named ("@name" or "name"; every map when names is
 // empty), in name order, each rendered as print() renders it: text, or
 // bpftrace's -f json line when asJSON.
-func (m *Maps) Read(names []string, asJSON bool) ([]MapText, error) {
+func (m *Running) ReadMaps(names []string, asJSON bool) ([]MapText, error) {
 	var out []MapText
 	for _, cm := range m.pr.p.Maps {
 		if len(names) > 0 && !slices.Contains(names, cm.Name) && !slices.Contains(names, strings.TrimPrefix(cm.Name, "@")) {

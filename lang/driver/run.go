@@ -44,9 +44,9 @@ type Options struct {
 	// Quiet suppresses the "Attaching N probes..." line (-q).
 	Quiet bool
 	// OnOpen, when set, is called once the programs are loaded, before
-	// anything is attached, with the script's maps; the function it
-	// returns is called before the maps are closed, on every path.
-	OnOpen func(*Maps) (done func())
+	// anything is attached; the function it returns is called before the
+	// programs and maps are closed, on every path.
+	OnOpen func(*Running) (done func())
 }
 
 // Run loads and runs a compiled script until exit(), the end of the -c
@@ -98,7 +98,7 @@ func Run(ctx context.Context, lp *compiled.Program, o Options) (code int, err er
 	printer := newPrinter(p, file, src, o, s.Collection.Maps[codegen.StacksMap])
 	withdraw := func() {}
 	if o.OnOpen != nil {
-		if done := o.OnOpen(&Maps{pr: printer, s: s}); done != nil {
+		if done := o.OnOpen(&Running{pr: printer, s: s}); done != nil {
 			withdraw = sync.OnceFunc(done)
 		}
 	}
