@@ -11,6 +11,7 @@ import (
 	"github.com/wagglebpf/waggle/lang/compiled"
 	"github.com/wagglebpf/waggle/lang/driver"
 	"github.com/wagglebpf/waggle/lang/output"
+	"github.com/wagglebpf/waggle/lang/sema"
 )
 
 // CompiledRunner runs bpftrace programs compiled by waggle trace
@@ -48,13 +49,28 @@ func (r CompiledRunner) Run(ctx context.Context, job *Job) (int, error) {
 			withdraw := job.PublishMaps(func(_ context.Context, q MapQuery) ([]MapDump, error) {
 				return readScriptMaps(m, q)
 			})
+			// The script's maps, and its probes' run counts and times.
 			unexport := job.exportMetrics(func(name string) (metrics.Source, error) {
 				loaded := m.Maps()
 				maps, err := metrics.ScriptMaps(lp.Code, loaded)
 				if err != nil {
 					return nil, err
 				}
-				return metrics.NewScriptSource(name, maps, symbols.Symbolizer(loaded[codegen.StacksMap]))
+				script, err := metrics.NewScriptSource(name, maps, symbols.Symbolizer(loaded[codegen.StacksMap]))
+				if err != nil {
+					return nil, err
+				}
+				var progs []metrics.Program
+				for _, pr := range lp.Code.Probes {
+					if k := pr.Instance.Kind; k != sema.ProbeBegin && k != sema.ProbeEnd {
+						progs = append(progs, metrics.Program{Program: m.Programs()[pr.Program], Name: pr.Instance.Name, Object: job.Name})
+					}
+				}
+				programs, err := metrics.NewProgramSource(name, progs)
+				if err != nil {
+					return nil, err
+				}
+				return metrics.Join(name, script, programs), nil
 			})
 			return func() { unexport(); withdraw() }
 		},

@@ -300,8 +300,11 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 
 // emitter is what a source sends its metrics through during one scrape.
 type emitter struct {
-	ch     chan<- prometheus.Metric
-	b      *bound
+	ch chan<- prometheus.Metric
+	b  *bound
+	// first is the index in b of the collecting source's first family:
+	// not 0 for the parts of a Join.
+	first  int
 	maps   int
 	series int
 	errs   []error
@@ -325,23 +328,23 @@ func (em *emitter) send(m prometheus.Metric, err error, series int) {
 // value sends a counter or gauge of family f.
 func (em *emitter) value(f int, v float64, labels []string) {
 	vt := prometheus.GaugeValue
-	if em.b.kinds[f] == kindCounter {
+	if em.b.kinds[em.first+f] == kindCounter {
 		vt = prometheus.CounterValue
 	}
-	m, err := prometheus.NewConstMetric(em.b.descs[f], vt, v, labels...)
+	m, err := prometheus.NewConstMetric(em.b.descs[em.first+f], vt, v, labels...)
 	em.send(m, err, 1)
 }
 
 // histogram sends a histogram of family f: buckets by upper bound, each
 // count cumulative; +Inf is count.
 func (em *emitter) histogram(f int, count uint64, sum float64, buckets map[float64]uint64, labels []string) {
-	m, err := prometheus.NewConstHistogram(em.b.descs[f], count, sum, buckets, labels...)
+	m, err := prometheus.NewConstHistogram(em.b.descs[em.first+f], count, sum, buckets, labels...)
 	em.send(m, err, len(buckets)+3)
 }
 
 // summary sends a count and a sum, without quantiles.
 func (em *emitter) summary(f int, count uint64, sum float64, labels []string) {
-	m, err := prometheus.NewConstSummary(em.b.descs[f], count, sum, nil, labels...)
+	m, err := prometheus.NewConstSummary(em.b.descs[em.first+f], count, sum, nil, labels...)
 	em.send(m, err, 2)
 }
 

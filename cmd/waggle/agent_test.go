@@ -375,6 +375,9 @@ func TestAgentMetrics(t *testing.T) {
 		`waggle_calls{session="` + script + `"} ` + strconv.Itoa(n),
 	}
 	wantObject := regexp.MustCompile(`waggle_program_runs_total\{[^}]*session="` + object + `"[^}]*\} \d+`)
+	// The script's getppid probe counts its runs too: this test's, and
+	// any other process's getppid meanwhile.
+	wantScriptRuns := regexp.MustCompile(`waggle_program_runs_total\{[^}]*name="tracepoint:syscalls:sys_enter_getppid"[^}]*session="` + script + `"[^}]*\} (\d+)\n`)
 	var body string
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		body = scrape()
@@ -386,6 +389,11 @@ func TestAgentMetrics(t *testing.T) {
 		if !strings.Contains(body, w+"\n") {
 			t.Errorf("no %q in the scrape:\n%s", w, body)
 		}
+	}
+	if m := wantScriptRuns.FindStringSubmatch(body); m == nil {
+		t.Errorf("no run count of the script's probe in the scrape:\n%s", body)
+	} else if runs, _ := strconv.Atoi(m[1]); runs < n {
+		t.Errorf("the script's probe ran %d times, fewer than this test's %d calls", runs, n)
 	}
 	if !wantObject.MatchString(body) {
 		t.Errorf("no program statistics of session %s in the scrape:\n%s", object, body)
