@@ -93,6 +93,9 @@ func fakeScript(ctx context.Context, job *Job, script string, stdout, stderr io.
 		case "wait":
 			<-ctx.Done()
 			fmt.Fprintln(stdout, "stopped")
+		case "sleep":
+			d, _ := time.ParseDuration(arg)
+			time.Sleep(d)
 		case "exit":
 			codeText, msg, _ := strings.Cut(arg, " ")
 			code, _ := strconv.Atoi(codeText)
@@ -360,6 +363,40 @@ func TestDetachedSessionOutlivesItsClient(t *testing.T) {
 	}
 	if _, err := c2.StopSession(context.Background(), res.Session); err == nil || !strings.Contains(err.Error(), "no session") {
 		t.Errorf("stopping an ended session: %v", err)
+	}
+}
+
+// A detached session that ends after its client has gone is kept, with
+// its exit and its last output, until waggle agent stop collects it.
+func TestEndedDetachedSessionIsKept(t *testing.T) {
+	ta := startAgent(t, Config{})
+	c := ta.dial(t, DialOptions{})
+	res, err := c.Run(context.Background(), &agentpb.Start{Program: fakeProgram("out early", "sleep 300ms", "out late", "exit 3 it failed"), Detach: true}, io.Discard, io.Discard)
+	if err != nil || !res.Detached {
+		t.Fatalf("Run = %+v, %v; want a detached session", res, err)
+	}
+	c.Close()
+	c2 := ta.dial(t, DialOptions{})
+	var list []*agentpb.SessionInfo
+	waitFor(t, "the session to end", func() bool {
+		list, err = c2.Sessions(context.Background())
+		return err == nil && len(list) == 1 && list[0].Exit != nil
+	})
+	if e := list[0].Exit; list[0].Id != res.Session || e.Code != 3 || e.Error != "it failed" {
+		t.Errorf("listed %v", list[0])
+	}
+	if n := len(ta.srv.Sessions()); n != 0 {
+		t.Errorf("%d sessions counted as running", n)
+	}
+	stop, err := c2.StopSession(context.Background(), res.Session)
+	if err != nil || stop.Exit.GetCode() != 3 || !strings.HasSuffix(string(stop.OutputTail), "late\n") {
+		t.Errorf("collecting it: %v, %v", stop, err)
+	}
+	if list, _ := c2.Sessions(context.Background()); len(list) != 0 {
+		t.Errorf("sessions after collecting: %v", list)
+	}
+	if _, err := c2.StopSession(context.Background(), res.Session); err == nil || !strings.Contains(err.Error(), "no session") {
+		t.Errorf("collecting it twice: %v", err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -48,6 +49,9 @@ type liveSession struct {
 	mu       sync.Mutex
 	attached bool
 	stopping bool
+	// collected is set when StopSession stops it: its caller hears the
+	// exit, so the session need not be kept once it has ended.
+	collected bool
 	exit     *agentpb.Exit
 }
 
@@ -83,6 +87,7 @@ func (s *liveSession) info() *agentpb.SessionInfo {
 	if !s.deadline.IsZero() {
 		si.Deadline = timestamppb.New(s.deadline)
 	}
+	si.Exit = s.exit
 	return si
 }
 
@@ -132,7 +137,7 @@ func (v *service) Run(stream agentpb.Agent_RunServer) error {
 		"options", describeOptions(start.Options))
 	if err := stream.Send(&agentpb.RunResponse{Msg: &agentpb.RunResponse_Started{Started: &agentpb.Started{SessionId: sess.id}}}); err != nil {
 		sess.cancel(nil)
-		srv.unregister(sess)
+		srv.unregister(sess, false)
 		srv.running.Done()
 		return err
 	}
@@ -270,10 +275,34 @@ func (s *Server) register(st *agentpb.Start, kind agentpb.ProgramKind, client Id
 	return sess, nil
 }
 
-func (s *Server) unregister(sess *liveSession) {
+// unregister removes a session that ended; keep keeps it among the
+// ended sessions for StopSession to collect.
+func (s *Server) unregister(sess *liveSession, keep bool) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	delete(s.sessions, sess.id)
-	s.mu.Unlock()
+	if keep {
+		if len(s.ended) == maxEnded {
+			s.ended = s.ended[1:]
+		}
+		s.ended = append(s.ended, sess)
+	}
+}
+
+// maxEnded bounds the ended sessions kept for collection.
+const maxEnded = 64
+
+// collectEnded removes and returns the ended session id, or nil.
+func (s *Server) collectEnded(id uint64) *liveSession {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, sess := range s.ended {
+		if sess.id == id {
+			s.ended = slices.Delete(s.ended, i, i+1)
+			return sess
+		}
+	}
+	return nil
 }
 
 // launch runs the job on its own goroutine. When the runner returns, the
@@ -297,11 +326,14 @@ func (s *Server) launch(sess *liveSession, runner Runner, job *Job) {
 		exit := exitFor(code, err)
 		sess.mu.Lock()
 		sess.exit = exit
+		// Nobody heard how a detached session ended if its client had
+		// gone: it is kept for waggle agent stop to collect.
+		keep := sess.detach && !sess.attached && !sess.collected
 		sess.mu.Unlock()
 		sess.out.close()
 		reason := context.Cause(ctx)
 		cancel(nil)
-		s.unregister(sess)
+		s.unregister(sess, keep)
 		close(sess.done)
 		attrs := []any{"session", sess.id, "client", sess.client.String(), "program", sess.name,
 			"exit", exit.Code, "seconds", time.Since(sess.started).Round(time.Millisecond).Seconds()}
@@ -351,7 +383,21 @@ func exitFor(code int, err error) *agentpb.Exit {
 }
 
 func (v *service) ListSessions(ctx context.Context, _ *agentpb.ListSessionsRequest) (*agentpb.ListSessionsResponse, error) {
-	return &agentpb.ListSessionsResponse{Sessions: v.srv.Sessions()}, nil
+	return &agentpb.ListSessionsResponse{Sessions: v.srv.AllSessions()}, nil
+}
+
+// AllSessions describes the running sessions and the ended ones kept for
+// collection (those with Exit set), by ID.
+func (s *Server) AllSessions() []*agentpb.SessionInfo {
+	all := s.Sessions()
+	s.mu.Lock()
+	ended := slices.Clone(s.ended)
+	s.mu.Unlock()
+	for _, sess := range ended {
+		all = append(all, sess.info())
+	}
+	slices.SortFunc(all, func(a, b *agentpb.SessionInfo) int { return cmp.Compare(a.Id, b.Id) })
+	return all
 }
 
 // Sessions describes the running sessions, in the order they started.
@@ -381,21 +427,36 @@ func (s *Server) session(id uint64) (*liveSession, error) {
 }
 
 func (v *service) StopSession(ctx context.Context, req *agentpb.StopSessionRequest) (*agentpb.StopSessionResponse, error) {
+	client := identityFrom(ctx)
 	sess, err := v.srv.session(req.Id)
 	if err != nil {
-		return nil, err
+		// Not running: it may have ended, detached, with nobody told.
+		if sess = v.srv.collectEnded(req.Id); sess == nil {
+			return nil, err
+		}
+		v.srv.log.Info("collected ended session", "session", sess.id, "client", client.String())
+		return sess.ending(), nil
 	}
-	client := identityFrom(ctx)
 	v.srv.log.Info("stop requested", "session", sess.id, "client", client.String())
+	sess.mu.Lock()
+	sess.collected = true
+	sess.mu.Unlock()
 	sess.stop("stopped by " + client.String())
 	select {
 	case <-sess.done:
 	case <-ctx.Done():
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
-	sess.mu.Lock()
-	defer sess.mu.Unlock()
-	return &agentpb.StopSessionResponse{Exit: sess.exit, OutputTail: sess.out.lastOutput()}, nil
+	// It may have ended by itself, and been kept, just before the stop.
+	v.srv.collectEnded(req.Id)
+	return sess.ending(), nil
+}
+
+// ending is how an ended session ended, for StopSession.
+func (s *liveSession) ending() *agentpb.StopSessionResponse {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return &agentpb.StopSessionResponse{Exit: s.exit, OutputTail: s.out.lastOutput()}
 }
 
 func (v *service) ReadMaps(ctx context.Context, req *agentpb.ReadMapsRequest) (*agentpb.ReadMapsResponse, error) {

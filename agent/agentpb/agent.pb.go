@@ -1299,7 +1299,11 @@ type SessionInfo struct {
 	// A client is streaming its output.
 	Attached bool `protobuf:"varint,10,opt,name=attached,proto3" json:"attached,omitempty"`
 	// Stop was asked and the session is tearing down.
-	Stopping      bool `protobuf:"varint,11,opt,name=stopping,proto3" json:"stopping,omitempty"`
+	Stopping bool `protobuf:"varint,11,opt,name=stopping,proto3" json:"stopping,omitempty"`
+	// Set once the session has ended. A detached session that ends after
+	// its client has gone is kept, with its exit and the tail of its
+	// output, until StopSession collects it (the agent keeps the last 64).
+	Exit          *Exit `protobuf:"bytes,12,opt,name=exit,proto3" json:"exit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1409,6 +1413,13 @@ func (x *SessionInfo) GetStopping() bool {
 		return x.Stopping
 	}
 	return false
+}
+
+func (x *SessionInfo) GetExit() *Exit {
+	if x != nil {
+		return x.Exit
+	}
+	return nil
 }
 
 type StopSessionRequest struct {
@@ -1834,7 +1845,7 @@ const file_waggle_agent_v1_agent_proto_rawDesc = "" +
 	"\x0ferror_formatted\x18\x03 \x01(\bR\x0eerrorFormatted\"\x15\n" +
 	"\x13ListSessionsRequest\"P\n" +
 	"\x14ListSessionsResponse\x128\n" +
-	"\bsessions\x18\x01 \x03(\v2\x1c.waggle.agent.v1.SessionInfoR\bsessions\"\x92\x03\n" +
+	"\bsessions\x18\x01 \x03(\v2\x1c.waggle.agent.v1.SessionInfoR\bsessions\"\xbd\x03\n" +
 	"\vSessionInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06client\x18\x02 \x01(\tR\x06client\x12!\n" +
@@ -1847,7 +1858,8 @@ const file_waggle_agent_v1_agent_proto_rawDesc = "" +
 	"\x06detach\x18\t \x01(\bR\x06detach\x12\x1a\n" +
 	"\battached\x18\n" +
 	" \x01(\bR\battached\x12\x1a\n" +
-	"\bstopping\x18\v \x01(\bR\bstopping\"$\n" +
+	"\bstopping\x18\v \x01(\bR\bstopping\x12)\n" +
+	"\x04exit\x18\f \x01(\v2\x15.waggle.agent.v1.ExitR\x04exit\"$\n" +
 	"\x12StopSessionRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\"a\n" +
 	"\x13StopSessionResponse\x12)\n" +
@@ -1950,26 +1962,27 @@ var file_waggle_agent_v1_agent_proto_depIdxs = []int32{
 	0,  // 16: waggle.agent.v1.SessionInfo.kind:type_name -> waggle.agent.v1.ProgramKind
 	27, // 17: waggle.agent.v1.SessionInfo.started:type_name -> google.protobuf.Timestamp
 	27, // 18: waggle.agent.v1.SessionInfo.deadline:type_name -> google.protobuf.Timestamp
-	16, // 19: waggle.agent.v1.StopSessionResponse.exit:type_name -> waggle.agent.v1.Exit
-	24, // 20: waggle.agent.v1.ReadMapsResponse.maps:type_name -> waggle.agent.v1.MapContents
-	25, // 21: waggle.agent.v1.MapContents.entries:type_name -> waggle.agent.v1.MapEntry
-	2,  // 22: waggle.agent.v1.Agent.Info:input_type -> waggle.agent.v1.InfoRequest
-	6,  // 23: waggle.agent.v1.Agent.KernelBTF:input_type -> waggle.agent.v1.KernelBTFRequest
-	8,  // 24: waggle.agent.v1.Agent.Run:input_type -> waggle.agent.v1.RunRequest
-	17, // 25: waggle.agent.v1.Agent.ListSessions:input_type -> waggle.agent.v1.ListSessionsRequest
-	20, // 26: waggle.agent.v1.Agent.StopSession:input_type -> waggle.agent.v1.StopSessionRequest
-	22, // 27: waggle.agent.v1.Agent.ReadMaps:input_type -> waggle.agent.v1.ReadMapsRequest
-	3,  // 28: waggle.agent.v1.Agent.Info:output_type -> waggle.agent.v1.InfoResponse
-	7,  // 29: waggle.agent.v1.Agent.KernelBTF:output_type -> waggle.agent.v1.BTFChunk
-	13, // 30: waggle.agent.v1.Agent.Run:output_type -> waggle.agent.v1.RunResponse
-	18, // 31: waggle.agent.v1.Agent.ListSessions:output_type -> waggle.agent.v1.ListSessionsResponse
-	21, // 32: waggle.agent.v1.Agent.StopSession:output_type -> waggle.agent.v1.StopSessionResponse
-	23, // 33: waggle.agent.v1.Agent.ReadMaps:output_type -> waggle.agent.v1.ReadMapsResponse
-	28, // [28:34] is the sub-list for method output_type
-	22, // [22:28] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	16, // 19: waggle.agent.v1.SessionInfo.exit:type_name -> waggle.agent.v1.Exit
+	16, // 20: waggle.agent.v1.StopSessionResponse.exit:type_name -> waggle.agent.v1.Exit
+	24, // 21: waggle.agent.v1.ReadMapsResponse.maps:type_name -> waggle.agent.v1.MapContents
+	25, // 22: waggle.agent.v1.MapContents.entries:type_name -> waggle.agent.v1.MapEntry
+	2,  // 23: waggle.agent.v1.Agent.Info:input_type -> waggle.agent.v1.InfoRequest
+	6,  // 24: waggle.agent.v1.Agent.KernelBTF:input_type -> waggle.agent.v1.KernelBTFRequest
+	8,  // 25: waggle.agent.v1.Agent.Run:input_type -> waggle.agent.v1.RunRequest
+	17, // 26: waggle.agent.v1.Agent.ListSessions:input_type -> waggle.agent.v1.ListSessionsRequest
+	20, // 27: waggle.agent.v1.Agent.StopSession:input_type -> waggle.agent.v1.StopSessionRequest
+	22, // 28: waggle.agent.v1.Agent.ReadMaps:input_type -> waggle.agent.v1.ReadMapsRequest
+	3,  // 29: waggle.agent.v1.Agent.Info:output_type -> waggle.agent.v1.InfoResponse
+	7,  // 30: waggle.agent.v1.Agent.KernelBTF:output_type -> waggle.agent.v1.BTFChunk
+	13, // 31: waggle.agent.v1.Agent.Run:output_type -> waggle.agent.v1.RunResponse
+	18, // 32: waggle.agent.v1.Agent.ListSessions:output_type -> waggle.agent.v1.ListSessionsResponse
+	21, // 33: waggle.agent.v1.Agent.StopSession:output_type -> waggle.agent.v1.StopSessionResponse
+	23, // 34: waggle.agent.v1.Agent.ReadMaps:output_type -> waggle.agent.v1.ReadMapsResponse
+	29, // [29:35] is the sub-list for method output_type
+	23, // [23:29] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_waggle_agent_v1_agent_proto_init() }

@@ -371,6 +371,8 @@ func newAgentSessionsCommand() *cobra.Command {
 			for _, s := range list {
 				state := "running"
 				switch {
+				case s.Exit != nil:
+					state = fmt.Sprintf("exited %d", s.Exit.Code)
 				case s.Stopping:
 					state = "stopping"
 				case s.Detach && !s.Attached:
@@ -398,7 +400,7 @@ func newAgentStopCommand() *cobra.Command {
 	var f remoteFlags
 	cmd := &cobra.Command{
 		Use:   "stop ID",
-		Short: "Stop a session in an agent; print the last output of a detached one",
+		Short: "Stop a session in an agent, or collect an ended detached one; print its last output",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseSessionID(args[0])
@@ -413,8 +415,12 @@ func newAgentStopCommand() *cobra.Command {
 				return err
 			}
 			cmd.OutOrStdout().Write(resp.OutputTail)
-			if e := resp.Exit; e != nil && e.Error != "" {
+			switch e := resp.Exit; {
+			case e == nil:
+			case e.Error != "":
 				fmt.Fprintf(cmd.ErrOrStderr(), "waggle: session %d: %s\n", id, e.Error)
+			case e.Code != 0:
+				fmt.Fprintf(cmd.ErrOrStderr(), "waggle: session %d: exit status %d\n", id, e.Code)
 			}
 			return nil
 		},
