@@ -97,9 +97,9 @@ type Server struct {
 	sessions  map[uint64]*liveSession
 	// ended are detached sessions that ended after their client had
 	// gone, oldest first, kept until StopSession collects them.
-	ended []*liveSession
-	nextID    uint64
-	closing   bool
+	ended   []*liveSession
+	nextID  uint64
+	closing bool
 	// running counts sessions whose runner has not returned.
 	running sync.WaitGroup
 }

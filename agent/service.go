@@ -52,7 +52,7 @@ type liveSession struct {
 	// collected is set when StopSession stops it: its caller hears the
 	// exit, so the session need not be kept once it has ended.
 	collected bool
-	exit     *agentpb.Exit
+	exit      *agentpb.Exit
 }
 
 // stop asks the session to end, as Ctrl-C ends a local run.
