@@ -33,18 +33,36 @@ func (ObjectRunner) Accepts(program []byte) bool { return bytes.HasPrefix(progra
 // ends by itself (--duration, iterators only).
 func (ObjectRunner) Run(ctx context.Context, job *Job) (int, error) {
 	o := ObjectOptions(job.Options)
+	var mapMetrics []metrics.MetricConfig
+	if y := job.Options.GetObject().GetMetricsYaml(); y != "" {
+		var err error
+		if mapMetrics, err = metrics.ParseObjectMetrics([]byte(y)); err != nil {
+			return 1, fmt.Errorf("--metrics: %w", err)
+		}
+		if job.metrics == nil {
+			fmt.Fprintf(job.Stderr, "waggle: this agent exports no metrics (it was started without --metrics ADDR): --metrics does nothing\n")
+		}
+	}
 	o.OnOpen = func(s *session.Session) func() {
 		withdraw := job.PublishMaps(func(_ context.Context, q MapQuery) ([]MapDump, error) {
 			return readSessionMaps(s, q)
 		})
-		// An object's maps need a configuration to become metrics (waggle
-		// export); its programs' run counts and times need none.
+		// The maps the client's configuration names (waggle run
+		// --metrics), and the programs' run counts and times.
 		unexport := job.exportMetrics(func(name string) (metrics.Source, error) {
 			var progs []metrics.Program
 			for _, pn := range slices.Sorted(maps.Keys(s.Collection.Programs)) {
 				progs = append(progs, metrics.Program{Program: s.Collection.Programs[pn], Name: pn, Object: job.Name})
 			}
-			return metrics.NewProgramSource(name, progs)
+			programs, err := metrics.NewProgramSource(name, progs)
+			if err != nil || mapMetrics == nil {
+				return programs, err
+			}
+			objectMaps, err := metrics.NewObjectSource(name, mapMetrics, s.Spec, s.Collection.Maps, symbols)
+			if err != nil {
+				return nil, err
+			}
+			return metrics.Join(name, objectMaps, programs), nil
 		})
 		return func() { unexport(); withdraw() }
 	}

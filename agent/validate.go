@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/wagglebpf/waggle/agent/agentpb"
+	"github.com/wagglebpf/waggle/agent/metrics"
 	"github.com/wagglebpf/waggle/attach"
 )
 
@@ -20,6 +21,8 @@ const (
 	maxNameLen   = 255
 	maxListLen   = 1024
 	maxStringLen = 4096
+	// maxMetricsYAML bounds an object's metrics configuration.
+	maxMetricsYAML = 1 << 20
 )
 
 // errTooLarge marks a program over the size limit.
@@ -85,6 +88,14 @@ func checkOptions(o *agentpb.RunOptions) error {
 	for _, s := range []struct{ flag, val string }{{"--iface", ob.Iface}, {"--cgroup", ob.Cgroup}, {"--event-type", ob.EventType}} {
 		if err := checkText(s.flag, s.val, maxStringLen); err != nil {
 			return err
+		}
+	}
+	if n := len(ob.MetricsYaml); n > maxMetricsYAML {
+		return fmt.Errorf("the metrics configuration is %d bytes, more than %d", n, maxMetricsYAML)
+	}
+	if ob.MetricsYaml != "" {
+		if _, err := metrics.ParseObjectMetrics([]byte(ob.MetricsYaml)); err != nil {
+			return fmt.Errorf("--metrics: %w", err)
 		}
 	}
 	if ob.Freq != nil && *ob.Freq == 0 {

@@ -43,6 +43,9 @@ func TestCheckStartRefuses(t *testing.T) {
 		{&agentpb.Start{Program: []byte("x"), Options: &agentpb.RunOptions{Object: &agentpb.ObjectOptions{Interval: &durationpb.Duration{Seconds: 1, Nanos: -1}}}}, "--interval: not a valid duration"},
 		{&agentpb.Start{Program: []byte("x"), Options: &agentpb.RunOptions{Object: &agentpb.ObjectOptions{Set: make([]string, maxListLen+1)}}}, "--set is given 1025 times"},
 		{&agentpb.Start{Program: []byte("x"), Options: &agentpb.RunOptions{Object: &agentpb.ObjectOptions{Iface: "eth0\n"}}}, "--iface \"eth0\\n\" holds a control character"},
+		{&agentpb.Start{Program: []byte("x"), Options: &agentpb.RunOptions{Object: &agentpb.ObjectOptions{MetricsYaml: "metrics: [{name: x, type: nope, map: m}]"}}}, "--metrics: "},
+		{&agentpb.Start{Program: []byte("x"), Options: &agentpb.RunOptions{Object: &agentpb.ObjectOptions{MetricsYaml: "scripts: []"}}}, "--metrics: "},
+		{&agentpb.Start{Program: []byte("x"), Options: &agentpb.RunOptions{Object: &agentpb.ObjectOptions{MetricsYaml: strings.Repeat(" ", maxMetricsYAML+1)}}}, "more than 1048576"},
 	} {
 		err := checkStart(tc.st, 10)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -812,13 +812,17 @@ type ObjectOptions struct {
 	Iface  string   `protobuf:"bytes,5,opt,name=iface,proto3" json:"iface,omitempty"`
 	Cgroup string   `protobuf:"bytes,6,opt,name=cgroup,proto3" json:"cgroup,omitempty"`
 	// Unset: run's defaults (99 Hz, 64 pages).
-	Freq          *uint64              `protobuf:"varint,7,opt,name=freq,proto3,oneof" json:"freq,omitempty"`
-	Period        uint64               `protobuf:"varint,8,opt,name=period,proto3" json:"period,omitempty"`
-	Duration      *durationpb.Duration `protobuf:"bytes,9,opt,name=duration,proto3" json:"duration,omitempty"`
-	Interval      *durationpb.Duration `protobuf:"bytes,10,opt,name=interval,proto3" json:"interval,omitempty"`
-	EventType     string               `protobuf:"bytes,11,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
-	PerCpu        bool                 `protobuf:"varint,12,opt,name=per_cpu,json=perCpu,proto3" json:"per_cpu,omitempty"`
-	PerfPages     *int32               `protobuf:"varint,13,opt,name=perf_pages,json=perfPages,proto3,oneof" json:"perf_pages,omitempty"`
+	Freq      *uint64              `protobuf:"varint,7,opt,name=freq,proto3,oneof" json:"freq,omitempty"`
+	Period    uint64               `protobuf:"varint,8,opt,name=period,proto3" json:"period,omitempty"`
+	Duration  *durationpb.Duration `protobuf:"bytes,9,opt,name=duration,proto3" json:"duration,omitempty"`
+	Interval  *durationpb.Duration `protobuf:"bytes,10,opt,name=interval,proto3" json:"interval,omitempty"`
+	EventType string               `protobuf:"bytes,11,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	PerCpu    bool                 `protobuf:"varint,12,opt,name=per_cpu,json=perCpu,proto3" json:"per_cpu,omitempty"`
+	PerfPages *int32               `protobuf:"varint,13,opt,name=perf_pages,json=perfPages,proto3,oneof" json:"perf_pages,omitempty"`
+	// Which maps of the object become metrics when the agent exports
+	// metrics (--metrics): YAML, "metrics:" and a list as an object of
+	// waggle export's configuration has (waggle run --metrics FILE).
+	MetricsYaml   string `protobuf:"bytes,14,opt,name=metrics_yaml,json=metricsYaml,proto3" json:"metrics_yaml,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -942,6 +946,13 @@ func (x *ObjectOptions) GetPerfPages() int32 {
 		return *x.PerfPages
 	}
 	return 0
+}
+
+func (x *ObjectOptions) GetMetricsYaml() string {
+	if x != nil {
+		return x.MetricsYaml
+	}
+	return ""
 }
 
 type RunResponse struct {
@@ -1808,7 +1819,7 @@ const file_waggle_agent_v1_agent_proto_rawDesc = "" +
 	"\x03pid\x18\x02 \x01(\x05R\x03pid\x12\x18\n" +
 	"\averbose\x18\x03 \x01(\bR\averbose\x12\x14\n" +
 	"\x05quiet\x18\x04 \x01(\bR\x05quiet\x126\n" +
-	"\x06object\x18\x05 \x01(\v2\x1e.waggle.agent.v1.ObjectOptionsR\x06object\"\xa2\x03\n" +
+	"\x06object\x18\x05 \x01(\v2\x1e.waggle.agent.v1.ObjectOptionsR\x06object\"\xc5\x03\n" +
 	"\rObjectOptions\x12\x10\n" +
 	"\x03set\x18\x01 \x03(\tR\x03set\x12\x16\n" +
 	"\x06attach\x18\x02 \x03(\tR\x06attach\x12\x12\n" +
@@ -1825,7 +1836,8 @@ const file_waggle_agent_v1_agent_proto_rawDesc = "" +
 	"event_type\x18\v \x01(\tR\teventType\x12\x17\n" +
 	"\aper_cpu\x18\f \x01(\bR\x06perCpu\x12\"\n" +
 	"\n" +
-	"perf_pages\x18\r \x01(\x05H\x01R\tperfPages\x88\x01\x01B\a\n" +
+	"perf_pages\x18\r \x01(\x05H\x01R\tperfPages\x88\x01\x01\x12!\n" +
+	"\fmetrics_yaml\x18\x0e \x01(\tR\vmetricsYamlB\a\n" +
 	"\x05_freqB\r\n" +
 	"\v_perf_pages\"\xaa\x01\n" +
 	"\vRunResponse\x124\n" +

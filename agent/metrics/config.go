@@ -204,23 +204,72 @@ func configError(where, format string, args ...any) error {
 // parameters. Unknown keys are errors, so that a misspelt one is not
 // silently ignored. Paths stay as written.
 func ParseConfig(data []byte) (*Config, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var c Config
-	if err := dec.Decode(&c); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%w: the file is empty", ErrConfig)
-		}
-		return nil, fmt.Errorf("%w: %s", ErrConfig, strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: more than one YAML document; put everything in one", ErrConfig)
+	if err := decodeYAML(data, &c); err != nil {
+		return nil, err
 	}
 	if err := c.check(); err != nil {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// ObjectMetrics is the metrics of one object given on its own, for an
+// object run in an agent (waggle run --remote --metrics FILE): the
+// metrics list of an object of Config, under the key metrics.
+type ObjectMetrics struct {
+	Metrics []MetricConfig `yaml:"metrics"`
+}
+
+// ParseObjectMetrics reads an ObjectMetrics from YAML and checks it as
+// ParseConfig checks an object's metrics.
+func ParseObjectMetrics(data []byte) ([]MetricConfig, error) {
+	var om ObjectMetrics
+	if err := decodeYAML(data, &om); err != nil {
+		return nil, err
+	}
+	if len(om.Metrics) == 0 {
+		return nil, configError("metrics", "missing: say which maps become metrics")
+	}
+	seen := map[string]string{}
+	for j := range om.Metrics {
+		if err := om.Metrics[j].check(fmt.Sprintf("metrics[%d]", j)); err != nil {
+			return nil, err
+		}
+		if err := claimNames(om.Metrics[j], fmt.Sprintf("metrics[%d]", j), seen); err != nil {
+			return nil, err
+		}
+	}
+	return om.Metrics, nil
+}
+
+// decodeYAML decodes one YAML document into v; unknown keys are errors.
+func decodeYAML(data []byte, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%w: the file is empty", ErrConfig)
+		}
+		return fmt.Errorf("%w: %s", ErrConfig, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: more than one YAML document; put everything in one", ErrConfig)
+	}
+	return nil
+}
+
+// claimNames records the sample names m exports, refusing one that an
+// earlier metric (seen: name -> where) exports already.
+func claimNames(m MetricConfig, where string, seen map[string]string) error {
+	for _, n := range familyNames(m.Name, metricKind(m.Type)) {
+		if prev, ok := seen[n]; ok {
+			return configError(where+".name", "%s would export %s, as %s does", m.Name, n, prev)
+		}
+		seen[n] = where
+	}
+	return nil
 }
 
 // PrefixOrDefault is the metric name prefix the configuration asks for.
@@ -264,12 +313,8 @@ func (c *Config) check() error {
 	metrics := map[string]string{}
 	for i, o := range c.Objects {
 		for j, m := range o.Metrics {
-			where := fmt.Sprintf("objects[%d].metrics[%d]", i, j)
-			for _, n := range familyNames(m.Name, metricKind(m.Type)) {
-				if prev, ok := metrics[n]; ok {
-					return configError(where+".name", "%s would export %s, as %s does", m.Name, n, prev)
-				}
-				metrics[n] = where
+			if err := claimNames(m, fmt.Sprintf("objects[%d].metrics[%d]", i, j), metrics); err != nil {
+				return err
 			}
 		}
 	}

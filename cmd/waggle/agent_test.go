@@ -365,6 +365,15 @@ func TestAgentMetrics(t *testing.T) {
 	pid := strconv.Itoa(os.Getpid())
 	script := detach("trace", "-e", `BEGIN { @answer = 42; @opens["x"] = count(); } tracepoint:syscalls:sys_enter_getppid /pid == `+pid+`/ { @calls = count(); }`)
 	object := detach("run", fixture("openat.bpf.o"))
+	// An object whose maps the client's configuration makes metrics.
+	metricsFile := filepath.Join(t.TempDir(), "metrics.yaml")
+	os.WriteFile(metricsFile, []byte(`metrics:
+  - name: syscalls_total
+    type: counter
+    map: syscalls
+    labels: [{member: tgid}, {member: id, name: syscall, decoder: syscall}]
+`), 0o644)
+	configured := detach("run", exportFixture(t), "--set", "targ_tgid="+pid, "--only", "count_syscalls", "--metrics", metricsFile)
 	const n = 37
 	for range n {
 		syscall.Getppid()
@@ -373,6 +382,7 @@ func TestAgentMetrics(t *testing.T) {
 		`waggle_answer{session="` + script + `"} 42`,
 		`waggle_opens{key0="x",session="` + script + `"} 1`,
 		`waggle_calls{session="` + script + `"} ` + strconv.Itoa(n),
+		`waggle_syscalls_total{session="` + configured + `",syscall="getppid",tgid="` + pid + `"} ` + strconv.Itoa(n),
 	}
 	wantObject := regexp.MustCompile(`waggle_program_runs_total\{[^}]*session="` + object + `"[^}]*\} \d+`)
 	// The script's getppid probe counts its runs too: this test's, and
@@ -407,9 +417,19 @@ func TestAgentMetrics(t *testing.T) {
 			`waggle_answer{session="` + script + `"}`:                    42,
 			`count(waggle_program_runs_total{session="` + object + `"})`: 1,
 			`up{job="waggle"}`: 1,
+			`waggle_syscalls_total{session="` + configured + `",syscall="getppid"}`: n,
 		})
 	})
-	for _, id := range []string{script, object} {
+	// A configuration that does not fit the object is refused before
+	// anything is sent; without --remote, --metrics has no meaning.
+	os.WriteFile(metricsFile, []byte("metrics: [{name: x, type: counter, map: no_such_map}]\n"), 0o644)
+	if r := waggle(t, "run", "--remote", addr, exportFixture(t), "--metrics", metricsFile); r.code != 1 || !strings.Contains(r.stderr, "no_such_map") {
+		t.Errorf("a configuration naming a missing map:\n%s", r)
+	}
+	if r := waggle(t, "run", exportFixture(t), "--metrics", metricsFile); r.code != 1 || !strings.Contains(r.stderr, "--metrics applies to runs in an agent") {
+		t.Errorf("--metrics without --remote:\n%s", r)
+	}
+	for _, id := range []string{script, object, configured} {
 		if r := waggle(t, "agent", "stop", id, "--remote", addr); r.code != 0 {
 			t.Errorf("agent stop %s:\n%s", id, r)
 		}

@@ -7,14 +7,17 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/wagglebpf/waggle/agent"
 	"github.com/wagglebpf/waggle/agent/agentpb"
+	"github.com/wagglebpf/waggle/agent/metrics"
 	"github.com/wagglebpf/waggle/lang/compiled"
 	"github.com/wagglebpf/waggle/objectrun"
+	"github.com/wagglebpf/waggle/session"
 )
 
 type runFlags struct {
@@ -24,7 +27,10 @@ type runFlags struct {
 	// detach leaves a remote run running in the agent after the client
 	// goes.
 	detach bool
-	remote remoteFlags
+	// metricsFile names the object's maps to export as metrics from the
+	// agent (--metrics, with --remote).
+	metricsFile string
+	remote      remoteFlags
 	// changed tells which flags were given.
 	changed func(name string) bool
 }
@@ -76,6 +82,7 @@ json is trace's -f json, -c, --pid, --duration, -v and --unsafe apply.`,
 	fl.IntVar(&f.PerfPages, "perf-pages", f.PerfPages, "size of each per-CPU perf buffer in pages (a power of two)")
 	fl.BoolVar(&f.unsafe, "unsafe", false, "allow system() and signal() in a compiled bpftrace program (.wgl)")
 	fl.BoolVar(&f.detach, "detach", false, "with --remote: leave the program running in the agent when this command ends")
+	fl.StringVar(&f.metricsFile, "metrics", "", "with --remote: export these maps as Prometheus metrics from the agent (YAML: metrics: as an object of waggle export's configuration)")
 	addRemoteFlags(cmd, &f.remote, "")
 	return cmd
 }
@@ -86,6 +93,9 @@ func runObject(ctx context.Context, path string, f *runFlags, stdout, stderr io.
 	}
 	if f.detach && f.remote.remote == "" {
 		return errors.New("--detach applies to runs in an agent: give --remote too")
+	}
+	if f.metricsFile != "" && f.remote.remote == "" {
+		return errors.New("--metrics applies to runs in an agent (with --remote); waggle export serves an object's maps as metrics without one")
 	}
 	if isCompiledFile(path) {
 		return runCompiledFile(ctx, path, f, stdout, stderr)
@@ -101,6 +111,11 @@ func runObject(ctx context.Context, path string, f *runFlags, stdout, stderr io.
 		data, err := readProgramFile(path)
 		if err != nil {
 			return err
+		}
+		if f.metricsFile != "" {
+			if ro.Object.MetricsYaml, err = objectMetricsFor(path, f.metricsFile); err != nil {
+				return err
+			}
 		}
 		return runRemote(ctx, &f.remote, &agentpb.Start{Program: data, Name: path, Kind: agentpb.ProgramKind_PROGRAM_KIND_ELF, Options: ro, Detach: f.detach}, stdout, stderr)
 	}
@@ -129,7 +144,7 @@ const maxProgramFileSize = 256 << 20
 
 // runCompiledFile runs a compiled bpftrace program as waggle trace runs it.
 func runCompiledFile(ctx context.Context, path string, f *runFlags, stdout, stderr io.Writer) error {
-	for _, name := range []string{"list", "set", "attach", "only", "skip", "iface", "cgroup", "freq", "period", "interval", "event-type", "per-cpu", "perf-pages"} {
+	for _, name := range []string{"list", "set", "attach", "only", "skip", "iface", "cgroup", "freq", "period", "interval", "event-type", "per-cpu", "perf-pages", "metrics"} {
 		if f.changed != nil && f.changed(name) {
 			return fmt.Errorf("--%s applies to BPF objects, not to compiled bpftrace programs (%s)", name, path)
 		}
@@ -151,6 +166,28 @@ func runCompiledFile(ctx context.Context, path string, f *runFlags, stdout, stde
 		defer cancel()
 	}
 	return traceCompiled(ctx, tf, path, data, nil, nil, stdout, stderr)
+}
+
+// objectMetricsFor reads the metrics configuration file for the object at
+// path and checks it against the object's maps here, before anything is
+// sent.
+func objectMetricsFor(path, file string) (string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--metrics: %w", err)
+	}
+	cfgs, err := metrics.ParseObjectMetrics(data)
+	if err != nil {
+		return "", fmt.Errorf("--metrics %s: %w", file, err)
+	}
+	spec, err := session.LoadObject(path)
+	if err != nil {
+		return "", err
+	}
+	if err := metrics.CheckObject(filepath.Base(path), cfgs, spec); err != nil {
+		return "", fmt.Errorf("--metrics %s: %w", file, err)
+	}
+	return string(data), nil
 }
 
 // readProgramFile reads a program to run, refusing files larger than any
