@@ -71,6 +71,33 @@ type Policy struct {
 	// AllowGIDs are groups whose members (primary or supplementary) are
 	// allowed.
 	AllowGIDs []uint32
+	// AllowClients, when not empty, restricts TLS clients to certificates
+	// whose common name or one of whose subject alternative names (DNS
+	// name, IP address, URI or email address) is among them; any
+	// certificate the client CA issued is accepted otherwise.
+	AllowClients []string
+}
+
+// checkCert applies AllowClients to a verified client certificate.
+func (p Policy) checkCert(cert *x509.Certificate) error {
+	if len(p.AllowClients) == 0 {
+		return nil
+	}
+	names := []string{cert.Subject.CommonName}
+	names = append(names, cert.DNSNames...)
+	names = append(names, cert.EmailAddresses...)
+	for _, ip := range cert.IPAddresses {
+		names = append(names, ip.String())
+	}
+	for _, u := range cert.URIs {
+		names = append(names, u.String())
+	}
+	for _, n := range names {
+		if n != "" && slices.Contains(p.AllowClients, n) {
+			return nil
+		}
+	}
+	return fmt.Errorf("the client certificate %s is not among the allowed clients (--allow-client)", certIdentity(cert))
 }
 
 func (p Policy) check(id Identity) error {
@@ -292,7 +319,8 @@ func parseProcAddr(s string) (netip.AddrPort, error) {
 // name the client by its verified certificate.
 type tlsCreds struct {
 	credentials.TransportCredentials
-	log *slog.Logger
+	policy Policy
+	log    *slog.Logger
 }
 
 func (c *tlsCreds) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
@@ -307,13 +335,19 @@ func (c *tlsCreds) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInfo
 		c.log.Warn("refused connection", "transport", "tls", "peer", raw.RemoteAddr().String(), "reason", "no verified client certificate")
 		return nil, nil, errors.New("no verified client certificate")
 	}
-	id := certIdentity(info.State.VerifiedChains[0][0])
+	cert := info.State.VerifiedChains[0][0]
+	if err := c.policy.checkCert(cert); err != nil {
+		conn.Close()
+		c.log.Warn("refused connection", "transport", "tls", "peer", raw.RemoteAddr().String(), "reason", err.Error())
+		return nil, nil, err
+	}
+	id := certIdentity(cert)
 	id.Remote = raw.RemoteAddr().String()
 	return conn, authInfo{info.CommonAuthInfo, id}, nil
 }
 
 func (c *tlsCreds) Clone() credentials.TransportCredentials {
-	return &tlsCreds{c.TransportCredentials.Clone(), c.log}
+	return &tlsCreds{c.TransportCredentials.Clone(), c.policy, c.log}
 }
 
 func certIdentity(cert *x509.Certificate) Identity {

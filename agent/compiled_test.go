@@ -58,7 +58,7 @@ func runScriptLocally(t *testing.T, data []byte, asJSON bool) (stdout, stderr st
 func TestRemoteScriptPrintsWhatLocalPrints(t *testing.T) {
 	kerneltest.Require(t)
 	data := compileScript(t, `BEGIN { printf("hello %d %s\n", 5, "x"); @a[1, "x"] = 3; @h = hist(100); @s = sum(7); exit(4); }`)
-	m := startMTLSWith(t, realRunners())
+	m := startMTLSWith(t, Config{Runners: realRunners()})
 	clients := map[string]*Client{
 		"unix": startAgent(t, Config{Runners: realRunners()}).dial(t, DialOptions{}),
 		"mtls": m.dial(t, DialOptions{TLS: m.clientTLS(t, m.clientCert, m.clientKy)}),

@@ -225,7 +225,7 @@ func (s *Server) listen(addr Address) (*listener, error) {
 		creds = &peerCreds{transport: "unix", policy: s.cfg.Policy, log: s.log}
 	case s.cfg.TLS != nil:
 		ln, err = net.Listen("tcp", addr.HostPort)
-		creds = &tlsCreds{credentials.NewTLS(s.cfg.TLS), s.log}
+		creds = &tlsCreds{credentials.NewTLS(s.cfg.TLS), s.cfg.Policy, s.log}
 	default:
 		ln, err = net.Listen("tcp", addr.HostPort)
 		if err == nil && !(Address{Network: "tcp", HostPort: ln.Addr().String()}).Loopback() {

@@ -133,11 +133,12 @@ type mtls struct {
 
 func startMTLS(t testing.TB) *mtls {
 	t.Helper()
-	return startMTLSWith(t, nil)
+	return startMTLSWith(t, Config{})
 }
 
-// startMTLSWith is startMTLS with the agent's runners (nil: startAgent's).
-func startMTLSWith(t testing.TB, runners map[agentpb.ProgramKind]Runner) *mtls {
+// startMTLSWith is startMTLS with the rest of the agent's configuration
+// (runners, policy) from cfg.
+func startMTLSWith(t testing.TB, cfg Config) *mtls {
 	t.Helper()
 	dir := t.TempDir()
 	ca := newCA(t, dir, "agents-ca")
@@ -150,7 +151,8 @@ func startMTLSWith(t testing.TB, runners map[agentpb.ProgramKind]Runner) *mtls {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ta := startAgent(t, Config{Listen: []string{"tcp://127.0.0.1:0"}, TLS: serverTLS, Runners: runners})
+	cfg.Listen, cfg.TLS = []string{"tcp://127.0.0.1:0"}, serverTLS
+	ta := startAgent(t, cfg)
 	return &mtls{testAgent: ta, ca: ca, clientCert: clientCert, clientKy: clientKey, otherCert: otherCert, otherKey: otherKey, other: other}
 }
 
@@ -208,6 +210,27 @@ func forceCert(c *tls.Config) *tls.Config {
 	c.Certificates = nil
 	c.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
 	return c
+}
+
+// --allow-client narrows the clients the CA vouches for to those named.
+func TestAllowClient(t *testing.T) {
+	for _, tc := range []struct {
+		allow []string
+		ok    bool
+	}{{[]string{"host2", "host1"}, true}, {[]string{"host2"}, false}} {
+		m := startMTLSWith(t, Config{Policy: Policy{AllowClients: tc.allow}})
+		c := m.dial(t, DialOptions{TLS: m.clientTLS(t, m.clientCert, m.clientKy)})
+		_, err := c.Run(context.Background(), &agentpb.Start{Program: fakeProgram("out hi")}, io.Discard, io.Discard)
+		if (err == nil) != tc.ok {
+			t.Errorf("allowing %v: host1's run: %v", tc.allow, err)
+		}
+		if !tc.ok {
+			waitFor(t, "the refusal in the log", func() bool { return strings.Contains(m.log.String(), "is not among the allowed clients (--allow-client)") })
+			if n := m.fake.calls.Load(); n != 0 {
+				t.Errorf("%d programs ran for a client not allowed", n)
+			}
+		}
+	}
 }
 
 func TestUnauthenticatedClientsAreRefused(t *testing.T) {

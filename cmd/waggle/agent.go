@@ -31,6 +31,7 @@ type agentFlags struct {
 	insecureLoopback bool
 	allowUIDs        []uint
 	allowGIDs        []uint
+	allowClients     []string
 	socketGroup      string
 	maxSessions      int
 	maxProgramSize   string
@@ -71,6 +72,7 @@ and unloading its programs, then exits.`,
 	fl.BoolVar(&f.insecureLoopback, "insecure-loopback", false, "allow tcp:// without TLS on a loopback address (clients are checked by user as on the Unix socket)")
 	fl.UintSliceVar(&f.allowUIDs, "allow-uid", nil, "users besides root who may connect through the Unix socket: UID,...")
 	fl.UintSliceVar(&f.allowGIDs, "allow-gid", nil, "groups whose members may connect through the Unix socket: GID,...")
+	fl.StringArrayVar(&f.allowClients, "allow-client", nil, "with --client-ca: accept only client certificates with this common name or subject alternative name (repeatable)")
 	fl.StringVar(&f.socketGroup, "socket-group", "", "group owning the Unix socket (mode 0660 instead of 0600); its members may connect")
 	fl.IntVar(&f.maxSessions, "max-sessions", agent.DefaultMaxSessions, "sessions that may run at once")
 	fl.StringVar(&f.maxProgramSize, "max-program-size", "16M", "largest program a client may send (bytes, or with K, M, G)")
@@ -118,6 +120,10 @@ func runAgent(ctx context.Context, f *agentFlags, stderr io.Writer) error {
 	for _, g := range f.allowGIDs {
 		cfg.Policy.AllowGIDs = append(cfg.Policy.AllowGIDs, uint32(g))
 	}
+	if len(f.allowClients) > 0 && f.clientCA == "" {
+		return errors.New("--allow-client names clients by their certificates: give --tls-cert, --tls-key and --client-ca too")
+	}
+	cfg.Policy.AllowClients = f.allowClients
 	if f.tlsCert != "" || f.tlsKey != "" || f.clientCA != "" {
 		if cfg.TLS, err = agent.ServerTLS(f.tlsCert, f.tlsKey, f.clientCA); err != nil {
 			return err

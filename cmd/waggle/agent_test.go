@@ -152,6 +152,8 @@ func TestAgentCommandRefusesUnsafeSetups(t *testing.T) {
 		{[]string{"agent", "--listen", "unix:///tmp/waggle-agent.sock"}, "the socket's directory /tmp is writable by other users"},
 		{[]string{"agent", "--tls-cert", "x.pem"}, "mutual TLS needs --tls-cert, --tls-key and --client-ca together"},
 		{[]string{"agent", "--max-program-size", "2G"}, "--max-program-size 2G: expected a size from 1 byte to 1G"},
+		{[]string{"agent", "--allow-client", "host1"}, "--allow-client names clients by their certificates"},
+		{[]string{"agent", "--program-stats"}, "--program-stats exports through --metrics"},
 		{[]string{"agent", "info", "--remote", "tcp://192.0.2.1:7070"}, "TCP needs mutual TLS (--tls-cert, --tls-key, --ca)"},
 		{[]string{"agent", "stop", "x"}, `"x" is not a session ID`},
 	} {
