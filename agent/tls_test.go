@@ -225,7 +225,9 @@ func TestAllowClient(t *testing.T) {
 			t.Errorf("allowing %v: host1's run: %v", tc.allow, err)
 		}
 		if !tc.ok {
-			waitFor(t, "the refusal in the log", func() bool { return strings.Contains(m.log.String(), "is not among the allowed clients (--allow-client)") })
+			waitFor(t, "the refusal in the log", func() bool {
+				return strings.Contains(m.log.String(), "is not among the allowed clients (--allow-client)")
+			})
 			if n := m.fake.calls.Load(); n != 0 {
 				t.Errorf("%d programs ran for a client not allowed", n)
 			}
