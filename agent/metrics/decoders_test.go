@@ -9,6 +9,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/wagglebpf/waggle/btfprint"
+	"github.com/wagglebpf/waggle/internal/cgroupfs"
 )
 
 var (
@@ -99,7 +100,7 @@ func TestCgroupPaths(t *testing.T) {
 		}
 	}
 	s := &Symbols{CgroupRoot: root}
-	ids := walkCgroups(root)
+	ids := cgroupfs.Paths(root)
 	byPath := map[string]uint64{}
 	for id, p := range ids {
 		byPath[p] = id

@@ -2,18 +2,16 @@ package metrics
 
 import (
 	"encoding/binary"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/cilium/ebpf"
 
 	"github.com/wagglebpf/waggle/attach"
+	"github.com/wagglebpf/waggle/internal/cgroupfs"
 	"github.com/wagglebpf/waggle/internal/symtab"
 	"github.com/wagglebpf/waggle/lang/ast"
 	"github.com/wagglebpf/waggle/lang/output"
@@ -76,7 +74,7 @@ func (s *Symbols) CgroupPath(id uint64) string {
 		return p
 	}
 	if time.Since(s.cgWalked) >= cgroupRewalk {
-		s.cgroups = walkCgroups(s.cgroupRoot())
+		s.cgroups = cgroupfs.Paths(s.cgroupRoot())
 		s.cgWalked = time.Now()
 		if p, ok := s.cgroups[id]; ok {
 			return p
@@ -112,37 +110,6 @@ func cgroup2Mount(mountinfo string) string {
 		}
 	}
 	return "/sys/fs/cgroup"
-}
-
-// walkCgroups maps the inode number of every directory under root, which
-// is the cgroup's id on cgroup v2, to its path relative to root. Other
-// filesystems mounted below root are not entered.
-func walkCgroups(root string) map[uint64]string {
-	out := map[uint64]string{}
-	var rootDev uint64
-	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || !d.IsDir() {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		if st, ok := info.Sys().(*syscall.Stat_t); ok {
-			if path == root {
-				rootDev = st.Dev
-			} else if st.Dev != rootDev {
-				return filepath.SkipDir
-			}
-			rel := strings.TrimPrefix(path, root)
-			if rel == "" {
-				rel = "/"
-			}
-			out[st.Ino] = rel
-		}
-		return nil
-	})
-	return out
 }
 
 // Symbolizer is what a script's keys and values need to print as

@@ -3,14 +3,12 @@ package driver
 import (
 	"bufio"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/wagglebpf/waggle/attach"
+	"github.com/wagglebpf/waggle/internal/cgroupfs"
 )
 
 // cgroupRoot is where bpftrace looks for cgroup hierarchies.
@@ -113,37 +111,9 @@ func cgroupPath(id uint64, filter string) string {
 		if filter != "" && !attach.Glob(filter, h.name) {
 			continue
 		}
-		if p, ok := findCgroup(h.dir, id); ok {
+		if p, ok := cgroupfs.Find(h.dir, id); ok {
 			parts = append(parts, h.name+":"+p)
 		}
 	}
 	return strings.Join(parts, ",")
-}
-
-// findCgroup finds the directory under root whose inode number is id and
-// returns its path relative to root ("/" for root itself).
-func findCgroup(root string, id uint64) (string, bool) {
-	found := ""
-	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || !d.IsDir() {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Ino == id {
-			found = path
-			return filepath.SkipAll
-		}
-		return nil
-	})
-	if found == "" {
-		return "", false
-	}
-	rel := strings.TrimPrefix(found, root)
-	if rel == "" {
-		rel = "/"
-	}
-	return rel, true
 }

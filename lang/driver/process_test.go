@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/wagglebpf/waggle/internal/cgroupfs"
 )
 
 func TestCgroupHierarchies(t *testing.T) {
@@ -37,10 +39,10 @@ malformed line
 
 func TestFindCgroup(t *testing.T) {
 	dir := t.TempDir()
-	if p, ok := findCgroup(dir+"/missing", 1); ok {
+	if p, ok := cgroupfs.Find(dir+"/missing", 1); ok {
 		t.Errorf("found %q in a missing directory", p)
 	}
-	if _, ok := findCgroup(dir, 0); ok {
+	if _, ok := cgroupfs.Find(dir, 0); ok {
 		t.Error("found inode 0")
 	}
 }
