@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/wagglebpf/waggle/vm/internal/jitabi"
-	"golang.org/x/arch/x86/x86asm"
 )
 
 // The amd64 back end.
@@ -91,15 +90,7 @@ const (
 	amd64SP = rsp
 )
 
-var _ = register("amd64", &backend{compile: compileAMD64, disasm: disasmAMD64})
-
-func disasmAMD64(text []byte, off int, pc uint64) (string, int) {
-	inst, err := x86asm.Decode(text[off:], 64)
-	if err != nil || inst.Len == 0 {
-		return fmt.Sprintf(".byte %#x", text[off]), 1
-	}
-	return x86asm.IntelSyntax(inst, pc, nil), inst.Len
-}
+var _ = register("amd64", &backend{compile: compileAMD64, disasm: disasmFor("amd64")})
 
 // limOff is the offset of limN within a cache or region entry.
 func limOff(n int) int32 {

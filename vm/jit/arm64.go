@@ -1,11 +1,7 @@
 package jit
 
 import (
-	"encoding/binary"
 	"fmt"
-	"strings"
-
-	"golang.org/x/arch/arm64/arm64asm"
 
 	"github.com/wagglebpf/waggle/vm/internal/jitabi"
 )
@@ -61,7 +57,7 @@ import (
 // interpreter does, since exclusive and acquire/release instructions
 // fault on unaligned addresses.
 
-var _ = register("arm64", &backend{compile: compileARM64, disasm: disasmARM64})
+var _ = register("arm64", &backend{compile: compileARM64, disasm: disasmFor("arm64")})
 
 // Register assignment (see above).
 const (
@@ -159,17 +155,6 @@ func compileARM64(p *jitabi.Program, opts jitabi.Options) (*Assembly, error) {
 			Returns:    returns,
 		}, nil
 	}
-}
-
-func disasmARM64(text []byte, off int, pc uint64) (string, int) {
-	if off+4 > len(text) {
-		return "(bad)", len(text) - off
-	}
-	in, err := arm64asm.Decode(text[off : off+4])
-	if err != nil {
-		return fmt.Sprintf(".word %#08x", binary.LittleEndian.Uint32(text[off:])), 4
-	}
-	return strings.TrimSpace(arm64asm.GNUSyntax(in)), 4
 }
 
 func (c *a64Compiler) note(s string) { c.notes[c.a.pos()] = s }

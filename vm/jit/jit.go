@@ -10,6 +10,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/wagglebpf/waggle/internal/nativedisasm"
 	"github.com/wagglebpf/waggle/vm"
 	"github.com/wagglebpf/waggle/vm/internal/jitabi"
 )
@@ -99,6 +100,17 @@ func (c *Code) Close() error {
 	jitabi.Bind(c.prog, nil)
 	c.exec.release()
 	return nil
+}
+
+// disasmFor decodes one instruction of arch's code for a listing.
+func disasmFor(arch string) func(text []byte, off int, pc uint64) (string, int) {
+	return func(text []byte, off int, pc uint64) (string, int) {
+		s, n, err := nativedisasm.One(arch, text, off, pc, nil)
+		if err != nil {
+			return "(" + err.Error() + ")", len(text) - off
+		}
+		return s, n
+	}
 }
 
 // Listing generates code for p for arch ("" for this machine's; any
