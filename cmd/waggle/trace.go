@@ -159,19 +159,29 @@ func runTrace(ctx context.Context, f *traceFlags, args []string, stdout, stderr 
 	if f.compile {
 		return compileTrace(f, file, src, params, named, stdout)
 	}
-	if f.output != "" {
-		out, err := os.Create(f.output)
-		if err != nil {
-			return err
-		}
-		defer out.Close()
-		stdout = out
+	stdout, closeOutput, err := outputFile(f, stdout)
+	if err != nil {
+		return err
 	}
+	defer closeOutput()
 	p, err := buildTrace(f, file, src, params, named, stdout)
 	if err != nil {
 		return err
 	}
 	return runCompiled(ctx, p, f, stdout, stderr)
+}
+
+// outputFile is where the run's output goes: the file -o names, or
+// stdout.
+func outputFile(f *traceFlags, stdout io.Writer) (io.Writer, func(), error) {
+	if f.output == "" {
+		return stdout, func() {}, nil
+	}
+	out, err := os.Create(f.output)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, func() { out.Close() }, nil
 }
 
 // buildTrace compiles a script, first printing its syntax tree if -d asks.
@@ -257,14 +267,11 @@ func traceCompiled(ctx context.Context, f *traceFlags, file string, data []byte,
 	case f.kwarnings > 0 && !p.HelperErrors:
 		return fmt.Errorf("-k: %s was compiled without -k, which is compiled in: compile the script with -k", file)
 	}
-	if f.output != "" {
-		out, err := os.Create(f.output)
-		if err != nil {
-			return err
-		}
-		defer out.Close()
-		stdout = out
+	stdout, closeOutput, err := outputFile(f, stdout)
+	if err != nil {
+		return err
 	}
+	defer closeOutput()
 	return runCompiled(ctx, p, f, stdout, stderr)
 }
 

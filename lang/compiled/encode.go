@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/cilium/ebpf/btf"
@@ -47,15 +49,15 @@ func toDocument(p *Program) (*document, error) {
 		Config:  wireConfig{MaxStrlen: cfg.MaxStrlen, MaxMapKeys: cfg.MaxMapKeys, PrintMapsOnExit: cfg.PrintMapsOnExit, MissingProbesErr: cfg.MissingProbesErr},
 		Assumes: assumptionsToWire(p.Assumes),
 	}
-	for _, name := range sortedNames(p.NamedArgs) {
+	for _, name := range slices.Sorted(maps.Keys(p.NamedArgs)) {
 		doc.NamedArgs = append(doc.NamedArgs, namedArg{Name: text(name), Value: text(p.NamedArgs[name])})
 	}
-	for _, name := range sortedNames(code.Spec.Maps) {
+	for _, name := range slices.Sorted(maps.Keys(code.Spec.Maps)) {
 		ms := code.Spec.Maps[name]
 		doc.KernelMaps = append(doc.KernelMaps, wireMapSpec{Name: text(name), Type: uint32(ms.Type), KeySize: ms.KeySize, ValueSize: ms.ValueSize, MaxEntries: ms.MaxEntries, Flags: ms.Flags})
 	}
 	types := newTypeWriter()
-	for _, name := range sortedNames(code.Spec.Programs) {
+	for _, name := range slices.Sorted(maps.Keys(code.Spec.Programs)) {
 		wp, err := programToWire(name, code, types)
 		if err != nil {
 			return nil, err
@@ -209,13 +211,4 @@ func assumptionsToWire(a Assumptions) wireAssumptions {
 		w.USDT = append(w.USDT, wireUSDTSite{Path: text(u.Path), Provider: text(u.Provider), Name: text(u.Name), Offset: u.Offset, SemaphoreOffset: u.SemaphoreOffset, ArgSpec: text(u.ArgSpec)})
 	}
 	return w
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
