@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf/btf"
 
@@ -117,5 +118,22 @@ func TestCgroupPaths(t *testing.T) {
 	const mountinfo = "30 23 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n41 30 0:38 / /sys/fs/cgroup/uni\\040fied rw,relatime - cgroup2 cgroup2 rw\n"
 	if got := cgroup2Mount(mountinfo); got != "/sys/fs/cgroup/uni fied" {
 		t.Errorf("cgroup2 mount %q", got)
+	}
+}
+
+// The kernel's symbol table is read again once it is old: modules and
+// BPF programs loaded since get their names.
+func TestKernelTableIsReread(t *testing.T) {
+	s := &Symbols{}
+	first := s.kernelTable()
+	if first == nil {
+		t.Skip("/proc/kallsyms cannot be read here")
+	}
+	if s.kernelTable() != first {
+		t.Error("a fresh table was read again")
+	}
+	s.kernelRead = time.Now().Add(-2 * kernelReread)
+	if again := s.kernelTable(); again == first || again == nil {
+		t.Error("an old table was not read again")
 	}
 }

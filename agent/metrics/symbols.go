@@ -19,8 +19,10 @@ import (
 )
 
 // Symbols names what labels carry as numbers: kernel addresses (from
-// /proc/kallsyms, read on first use), user addresses, and cgroup ids
-// (from the cgroup v2 hierarchy, walked again when an id is not known).
+// /proc/kallsyms, read on first use and again when the table is older
+// than kernelReread, since modules and BPF programs come and go), user
+// addresses, and cgroup ids (from the cgroup v2 hierarchy, walked again
+// when an id is not known).
 // One Symbols serves every source of an exporter; it is safe for
 // concurrent use.
 type Symbols struct {
@@ -28,8 +30,9 @@ type Symbols struct {
 	// /sys/fs/cgroup).
 	CgroupRoot string
 
-	kernelOnce sync.Once
+	kernelMu   sync.Mutex
 	kernel     *symtab.Kernel
+	kernelRead time.Time
 
 	userOnce sync.Once
 	user     *symtab.Resolver
@@ -44,18 +47,35 @@ type Symbols struct {
 // scrapes full of vanished cgroups do not walk the tree each time.
 const cgroupRewalk = 5 * time.Second
 
+// kernelReread is the age at which the kernel's symbol table is read
+// again: often enough for a module or BPF program loaded since to be
+// named within a few scrapes, rarely enough that its cost (tens of
+// milliseconds) does not weigh on every scrape.
+const kernelReread = time.Minute
+
 // KernelSymbol names a kernel address as bpftrace's ksym does: the
 // symbol's name, or the address in hex.
 func (s *Symbols) KernelSymbol(addr uint64) string {
-	s.kernelOnce.Do(func() {
-		// Without the table (kptr_restrict), addresses stay in hex.
-		s.kernel, _ = symtab.LoadKernel()
-	})
 	var resolve symtab.Resolve
-	if s.kernel != nil {
-		resolve = s.kernel.Lookup
+	if k := s.kernelTable(); k != nil {
+		resolve = k.Lookup
 	}
 	return symtab.Name(resolve, addr)
+}
+
+// kernelTable is the kernel's symbol table, read again once it is older
+// than kernelReread; nil when it cannot be read (kptr_restrict), and
+// addresses stay in hex.
+func (s *Symbols) kernelTable() *symtab.Kernel {
+	s.kernelMu.Lock()
+	defer s.kernelMu.Unlock()
+	if s.kernelRead.IsZero() || time.Since(s.kernelRead) > kernelReread {
+		if k, err := symtab.LoadKernel(); err == nil || s.kernel == nil {
+			s.kernel = k
+		}
+		s.kernelRead = time.Now()
+	}
+	return s.kernel
 }
 
 func (s *Symbols) userResolve(pid uint32) symtab.Resolve {
@@ -155,9 +175,8 @@ func (s *Symbols) stack(stacks *ebpf.Map, t *ast.Type, id int64, pid uint32) str
 	case t.User:
 		resolve = s.userResolve(pid)
 	default:
-		s.KernelSymbol(0) // loads the table
-		if s.kernel != nil {
-			resolve = s.kernel.Lookup
+		if k := s.kernelTable(); k != nil {
+			resolve = k.Lookup
 		}
 	}
 	return symtab.FormatStack(frames, mode, resolve, t.User)
