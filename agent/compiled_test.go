@@ -3,8 +3,10 @@ package agent
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/wagglebpf/waggle/agent/agentpb"
@@ -146,4 +148,31 @@ func TestRemoteScriptStopAndCrash(t *testing.T) {
 	conn.Close()
 	waitFor(t, "the session to end", func() bool { return len(ta.srv.Sessions()) == 0 })
 	// kerneltest's cleanup checks that nothing stayed in the kernel.
+}
+
+// Scripts run side by side in one agent, each with its own output.
+func TestRemoteScriptsSideBySide(t *testing.T) {
+	kerneltest.Require(t)
+	session.MountTracefs(io.Discard)
+	c := startAgent(t, Config{Runners: realRunners()}).dial(t, DialOptions{})
+	const n = 4
+	var wg sync.WaitGroup
+	outs := make([]string, n)
+	errs := make([]error, n)
+	for i := range n {
+		data := compileScript(t, fmt.Sprintf(`tracepoint:syscalls:sys_enter_getppid { @calls = count(); } interval:ms:200 { printf("script %%d\n", %d); exit(); }`, i))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var stdout bytes.Buffer
+			_, errs[i] = c.Run(context.Background(), &agentpb.Start{Program: data, Name: "side.bt"}, &stdout, io.Discard)
+			outs[i] = stdout.String()
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || !strings.HasPrefix(outs[i], fmt.Sprintf("script %d\n", i)) {
+			t.Errorf("script %d: %v, printed %q", i, errs[i], outs[i])
+		}
+	}
 }
