@@ -376,6 +376,16 @@ func TestAgentMetrics(t *testing.T) {
     labels: [{member: tgid}, {member: id, name: syscall, decoder: syscall}]
 `), 0o644)
 	configured := detach("run", exportFixture(t), "--set", "targ_tgid="+pid, "--only", "count_syscalls", "--metrics", metricsFile)
+	// A detached run returns once the session has started, before its
+	// probes are attached: wait until both counters count (the script's
+	// BEGIN runs once its probes are attached; the object counts this
+	// process's system calls, the scrapes' among them).
+	attached := regexp.MustCompile(`(?s)waggle_answer\{session="` + script + `"\} 42\n.*waggle_syscalls_total\{session="` + configured + `",`)
+	for deadline := time.Now().Add(20 * time.Second); !attached.MatchString(scrape()); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the script and the object were not attached within 20s:\n%s", scrape())
+		}
+	}
 	const n = 37
 	for range n {
 		syscall.Getppid()
