@@ -46,6 +46,10 @@ func (f *fakeRunner) Accepts(p []byte) bool { return bytes.HasPrefix(p, []byte("
 func (f *fakeRunner) Run(ctx context.Context, job *Job) (int, error) {
 	f.calls.Add(1)
 	f.running <- job.Session
+	if !strings.Contains(string(job.Program), "\nnoattach") {
+		// Attached at once, unless the program fails to load.
+		job.Attached()
+	}
 	code, err := fakeScript(ctx, job, string(job.Program[len("FAKE\n"):]), job.Stdout, job.Stderr)
 	f.ended <- context.Cause(ctx)
 	return code, err
@@ -363,6 +367,22 @@ func TestDetachedSessionOutlivesItsClient(t *testing.T) {
 	}
 	if _, err := c2.StopSession(context.Background(), res.Session); err == nil || !strings.Contains(err.Error(), "no session") {
 		t.Errorf("stopping an ended session: %v", err)
+	}
+}
+
+// A detached run whose program fails to load reports the failure as any
+// run does: the client waits for Attached, which never comes.
+func TestDetachedRunThatFailsToLoad(t *testing.T) {
+	ta := startAgent(t, Config{})
+	c := ta.dial(t, DialOptions{})
+	var stderr bytes.Buffer
+	res, err := c.Run(context.Background(), &agentpb.Start{Program: fakeProgram("noattach", "err loading", "exit 1 cannot load"), Detach: true}, io.Discard, &stderr)
+	var re *RunError
+	if !errors.As(err, &re) || re.Msg != "cannot load" || res.Code != 1 || res.Detached || stderr.String() != "loading\n" {
+		t.Errorf("Run = %+v, %v, stderr %q; want the load's failure", res, err, stderr.String())
+	}
+	if list := ta.srv.AllSessions(); len(list) != 0 {
+		t.Errorf("a failed detached run is kept: %v", list)
 	}
 }
 

@@ -161,8 +161,8 @@ type Result struct {
 	Session uint64
 	// Code is the exit status the local command would have.
 	Code int
-	// Detached is true when Run returned right after the agent started a
-	// detached session, which runs on.
+	// Detached is true when Run returned once the agent had attached a
+	// detached session's program, which runs on.
 	Detached bool
 }
 
@@ -170,8 +170,9 @@ type Result struct {
 // stderr as it comes. When ctx ends (Ctrl-C), the agent is asked to stop
 // the session as a local run stops on Ctrl-C, and Run goes on copying
 // until the session has ended. A run that fails returns a *RunError with
-// the remote error and status; a run started with Detach returns as soon
-// as the agent has started it.
+// the remote error and status; a run started with Detach returns once
+// the agent says the program is attached, having copied what it printed
+// until then (load errors are reported as for any run).
 func (c *Client) Run(ctx context.Context, start *agentpb.Start, stdout, stderr io.Writer) (Result, error) {
 	var res Result
 	// The stream outlives ctx: cancelling it would drop the connection
@@ -218,6 +219,7 @@ func (c *Client) Run(ctx context.Context, start *agentpb.Start, stdout, stderr i
 		switch msg := m.Msg.(type) {
 		case *agentpb.RunResponse_Started:
 			res.Session = msg.Started.SessionId
+		case *agentpb.RunResponse_Attached:
 			if start.Detach {
 				res.Detached = true
 				return res, nil

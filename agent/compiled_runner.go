@@ -38,13 +38,14 @@ func (r CompiledRunner) Run(ctx context.Context, job *Job) (int, error) {
 	}
 	ro := job.Options
 	return driver.Run(ctx, lp, driver.Options{
-		JSON:    ro.GetOutputFormat() == "json",
-		Stdout:  job.Stdout,
-		Stderr:  job.Stderr,
-		PID:     int(ro.GetPid()),
-		Unsafe:  lp.Unsafe,
-		Verbose: ro.GetVerbose(),
-		Quiet:   ro.GetQuiet(),
+		JSON:       ro.GetOutputFormat() == "json",
+		Stdout:     job.Stdout,
+		Stderr:     job.Stderr,
+		PID:        int(ro.GetPid()),
+		Unsafe:     lp.Unsafe,
+		Verbose:    ro.GetVerbose(),
+		Quiet:      ro.GetQuiet(),
+		OnAttached: job.Attached,
 		OnOpen: func(m *driver.Running) func() {
 			withdraw := job.PublishMaps(func(_ context.Context, q MapQuery) ([]MapDump, error) {
 				return readScriptMaps(m, q)

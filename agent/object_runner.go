@@ -33,6 +33,7 @@ func (ObjectRunner) Accepts(program []byte) bool { return bytes.HasPrefix(progra
 // ends by itself (--duration, iterators only).
 func (ObjectRunner) Run(ctx context.Context, job *Job) (int, error) {
 	o := ObjectOptions(job.Options)
+	o.OnAttached = job.Attached
 	var mapMetrics []metrics.MetricConfig
 	if y := job.Options.GetObject().GetMetricsYaml(); y != "" {
 		var err error

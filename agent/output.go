@@ -21,6 +21,8 @@ const (
 	tailSize = 64 << 10
 )
 
+// segment is output of one stream, or with STREAM_UNSPECIFIED the mark
+// that the program is attached (sent to the client as Attached).
 type segment struct {
 	stream agentpb.Stream
 	data   []byte
@@ -82,6 +84,16 @@ func (o *outbox) write(stream agentpb.Stream, p []byte, wait bool) {
 		p = p[n:]
 	}
 	o.cond.Broadcast()
+}
+
+// mark queues the attached mark after the output written so far.
+func (o *outbox) mark() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.unread {
+		o.segs = append(o.segs, segment{stream: agentpb.Stream_STREAM_UNSPECIFIED})
+		o.cond.Broadcast()
+	}
 }
 
 // keepTail appends p to the tail, keeping its last tailSize bytes.

@@ -42,8 +42,18 @@ type Job struct {
 	// block while the client catches up; they never fail.
 	Stdout, Stderr io.Writer
 
-	maps    *mapSlot
-	metrics *metrics.Exporter
+	maps     *mapSlot
+	metrics  *metrics.Exporter
+	attached func()
+}
+
+// Attached tells the client the program is loaded and attached: a
+// detached client returns then. Runners call it once; later calls do
+// nothing.
+func (j *Job) Attached() {
+	if j.attached != nil {
+		j.attached()
+	}
 }
 
 // symbols names addresses and cgroups in the labels of every session's

@@ -49,6 +49,8 @@ type liveSession struct {
 	mu       sync.Mutex
 	attached bool
 	stopping bool
+	// loaded: the runner has said the program is attached.
+	loaded bool
 	// collected is set when StopSession stops it: its caller hears the
 	// exit, so the session need not be kept once it has ended.
 	collected bool
@@ -82,7 +84,7 @@ func (s *liveSession) info() *agentpb.SessionInfo {
 	si := &agentpb.SessionInfo{
 		Id: s.id, Client: s.client.String(), ProgramName: s.name, Kind: s.kind,
 		ProgramSha256: s.sum, ProgramSize: s.size, Started: timestamppb.New(s.started),
-		Detach: s.detach, Attached: s.attached, Stopping: s.stopping,
+		Detach: s.detach, Attached: s.attached, Stopping: s.stopping, Loaded: s.loaded,
 	}
 	if !s.deadline.IsZero() {
 		si.Deadline = timestamppb.New(s.deadline)
@@ -131,6 +133,12 @@ func (v *service) Run(stream agentpb.Agent_RunServer) error {
 		Stderr:  writer{sess.out, agentpb.Stream_STREAM_STDERR},
 		maps:    sess.maps,
 		metrics: srv.cfg.Metrics,
+		attached: sync.OnceFunc(func() {
+			sess.mu.Lock()
+			sess.loaded = true
+			sess.mu.Unlock()
+			sess.out.mark()
+		}),
 	}
 	srv.log.Info("load", "session", sess.id, "client", client.String(), "program", sess.name,
 		"kind", describeKind(kind), "size", sess.size, "sha256", sess.sum, "detach", sess.detach,
@@ -147,8 +155,11 @@ func (v *service) Run(stream agentpb.Agent_RunServer) error {
 	for {
 		segs, done := sess.out.take()
 		for _, seg := range segs {
-			out := &agentpb.Output{Stream: seg.stream, Data: seg.data}
-			if err := stream.Send(&agentpb.RunResponse{Msg: &agentpb.RunResponse_Output{Output: out}}); err != nil {
+			m := &agentpb.RunResponse{Msg: &agentpb.RunResponse_Output{Output: &agentpb.Output{Stream: seg.stream, Data: seg.data}}}
+			if seg.stream == agentpb.Stream_STREAM_UNSPECIFIED {
+				m = &agentpb.RunResponse{Msg: &agentpb.RunResponse_Attached{Attached: &agentpb.Attached{}}}
+			}
+			if err := stream.Send(m); err != nil {
 				sess.clientGone()
 				break
 			}

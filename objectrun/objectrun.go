@@ -59,6 +59,8 @@ type Options struct {
 	// session is closed. Callers use it to read the session's maps while
 	// it runs.
 	OnOpen func(*session.Session) (done func())
+	// OnAttached, when set, is called once every program is attached.
+	OnAttached func()
 }
 
 // Defaults are the values of the flags a user did not give.
@@ -180,6 +182,9 @@ func RunFile(ctx context.Context, path string, o Options, stdout, stderr io.Writ
 		}
 	}
 	fmt.Fprintf(stderr, "Attached %d program%s. Ctrl-C to stop.\n", len(names), plural(len(names)))
+	if o.OnAttached != nil {
+		o.OnAttached()
+	}
 
 	printer := newEventPrinter(stdout, stderr, spec, o.Output == "json", eventType)
 	dumps := 0

@@ -962,6 +962,7 @@ type RunResponse struct {
 	//	*RunResponse_Started
 	//	*RunResponse_Output
 	//	*RunResponse_Exit
+	//	*RunResponse_Attached
 	Msg           isRunResponse_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1031,6 +1032,15 @@ func (x *RunResponse) GetExit() *Exit {
 	return nil
 }
 
+func (x *RunResponse) GetAttached() *Attached {
+	if x != nil {
+		if x, ok := x.Msg.(*RunResponse_Attached); ok {
+			return x.Attached
+		}
+	}
+	return nil
+}
+
 type isRunResponse_Msg interface {
 	isRunResponse_Msg()
 }
@@ -1047,11 +1057,56 @@ type RunResponse_Exit struct {
 	Exit *Exit `protobuf:"bytes,3,opt,name=exit,proto3,oneof"`
 }
 
+type RunResponse_Attached struct {
+	Attached *Attached `protobuf:"bytes,4,opt,name=attached,proto3,oneof"`
+}
+
 func (*RunResponse_Started) isRunResponse_Msg() {}
 
 func (*RunResponse_Output) isRunResponse_Msg() {}
 
 func (*RunResponse_Exit) isRunResponse_Msg() {}
+
+func (*RunResponse_Attached) isRunResponse_Msg() {}
+
+// Attached is sent, in order with the output, once the program is loaded
+// and attached (and a script's BEGIN has run): a client that started the
+// run with detach returns then, and load errors reach it before.
+type Attached struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Attached) Reset() {
+	*x = Attached{}
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Attached) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Attached) ProtoMessage() {}
+
+func (x *Attached) ProtoReflect() protoreflect.Message {
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Attached.ProtoReflect.Descriptor instead.
+func (*Attached) Descriptor() ([]byte, []int) {
+	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{12}
+}
 
 type Started struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1062,7 +1117,7 @@ type Started struct {
 
 func (x *Started) Reset() {
 	*x = Started{}
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[12]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1074,7 +1129,7 @@ func (x *Started) String() string {
 func (*Started) ProtoMessage() {}
 
 func (x *Started) ProtoReflect() protoreflect.Message {
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[12]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1087,7 +1142,7 @@ func (x *Started) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Started.ProtoReflect.Descriptor instead.
 func (*Started) Descriptor() ([]byte, []int) {
-	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Started) GetSessionId() uint64 {
@@ -1108,7 +1163,7 @@ type Output struct {
 
 func (x *Output) Reset() {
 	*x = Output{}
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[13]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1120,7 +1175,7 @@ func (x *Output) String() string {
 func (*Output) ProtoMessage() {}
 
 func (x *Output) ProtoReflect() protoreflect.Message {
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[13]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1133,7 +1188,7 @@ func (x *Output) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Output.ProtoReflect.Descriptor instead.
 func (*Output) Descriptor() ([]byte, []int) {
-	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{13}
+	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Output) GetStream() Stream {
@@ -1165,7 +1220,7 @@ type Exit struct {
 
 func (x *Exit) Reset() {
 	*x = Exit{}
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[14]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1177,7 +1232,7 @@ func (x *Exit) String() string {
 func (*Exit) ProtoMessage() {}
 
 func (x *Exit) ProtoReflect() protoreflect.Message {
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[14]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1190,7 +1245,7 @@ func (x *Exit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Exit.ProtoReflect.Descriptor instead.
 func (*Exit) Descriptor() ([]byte, []int) {
-	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{14}
+	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Exit) GetCode() int32 {
@@ -1222,7 +1277,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[15]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1234,7 +1289,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[15]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1247,7 +1302,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{15}
+	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{16}
 }
 
 type ListSessionsResponse struct {
@@ -1259,7 +1314,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[16]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1271,7 +1326,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[16]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1284,7 +1339,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{16}
+	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*SessionInfo {
@@ -1311,6 +1366,9 @@ type SessionInfo struct {
 	Attached bool `protobuf:"varint,10,opt,name=attached,proto3" json:"attached,omitempty"`
 	// Stop was asked and the session is tearing down.
 	Stopping bool `protobuf:"varint,11,opt,name=stopping,proto3" json:"stopping,omitempty"`
+	// The program is loaded and attached (Attached was sent); until then
+	// the session is loading.
+	Loaded bool `protobuf:"varint,13,opt,name=loaded,proto3" json:"loaded,omitempty"`
 	// Set once the session has ended. A detached session that ends after
 	// its client has gone is kept, with its exit and the tail of its
 	// output, until StopSession collects it (the agent keeps the last 64).
@@ -1321,7 +1379,7 @@ type SessionInfo struct {
 
 func (x *SessionInfo) Reset() {
 	*x = SessionInfo{}
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[17]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1333,7 +1391,7 @@ func (x *SessionInfo) String() string {
 func (*SessionInfo) ProtoMessage() {}
 
 func (x *SessionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[17]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1346,7 +1404,7 @@ func (x *SessionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionInfo.ProtoReflect.Descriptor instead.
 func (*SessionInfo) Descriptor() ([]byte, []int) {
-	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{17}
+	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SessionInfo) GetId() uint64 {
@@ -1426,6 +1484,13 @@ func (x *SessionInfo) GetStopping() bool {
 	return false
 }
 
+func (x *SessionInfo) GetLoaded() bool {
+	if x != nil {
+		return x.Loaded
+	}
+	return false
+}
+
 func (x *SessionInfo) GetExit() *Exit {
 	if x != nil {
 		return x.Exit
@@ -1442,7 +1507,7 @@ type StopSessionRequest struct {
 
 func (x *StopSessionRequest) Reset() {
 	*x = StopSessionRequest{}
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[18]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1454,7 +1519,7 @@ func (x *StopSessionRequest) String() string {
 func (*StopSessionRequest) ProtoMessage() {}
 
 func (x *StopSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[18]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1467,7 +1532,7 @@ func (x *StopSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopSessionRequest.ProtoReflect.Descriptor instead.
 func (*StopSessionRequest) Descriptor() ([]byte, []int) {
-	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{18}
+	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StopSessionRequest) GetId() uint64 {
@@ -1489,7 +1554,7 @@ type StopSessionResponse struct {
 
 func (x *StopSessionResponse) Reset() {
 	*x = StopSessionResponse{}
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[19]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1501,7 +1566,7 @@ func (x *StopSessionResponse) String() string {
 func (*StopSessionResponse) ProtoMessage() {}
 
 func (x *StopSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[19]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1514,7 +1579,7 @@ func (x *StopSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopSessionResponse.ProtoReflect.Descriptor instead.
 func (*StopSessionResponse) Descriptor() ([]byte, []int) {
-	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{19}
+	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StopSessionResponse) GetExit() *Exit {
@@ -1546,7 +1611,7 @@ type ReadMapsRequest struct {
 
 func (x *ReadMapsRequest) Reset() {
 	*x = ReadMapsRequest{}
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[20]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1558,7 +1623,7 @@ func (x *ReadMapsRequest) String() string {
 func (*ReadMapsRequest) ProtoMessage() {}
 
 func (x *ReadMapsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[20]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1571,7 +1636,7 @@ func (x *ReadMapsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadMapsRequest.ProtoReflect.Descriptor instead.
 func (*ReadMapsRequest) Descriptor() ([]byte, []int) {
-	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{20}
+	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReadMapsRequest) GetSessionId() uint64 {
@@ -1611,7 +1676,7 @@ type ReadMapsResponse struct {
 
 func (x *ReadMapsResponse) Reset() {
 	*x = ReadMapsResponse{}
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[21]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1623,7 +1688,7 @@ func (x *ReadMapsResponse) String() string {
 func (*ReadMapsResponse) ProtoMessage() {}
 
 func (x *ReadMapsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[21]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1636,7 +1701,7 @@ func (x *ReadMapsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadMapsResponse.ProtoReflect.Descriptor instead.
 func (*ReadMapsResponse) Descriptor() ([]byte, []int) {
-	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{21}
+	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ReadMapsResponse) GetMaps() []*MapContents {
@@ -1659,7 +1724,7 @@ type MapContents struct {
 
 func (x *MapContents) Reset() {
 	*x = MapContents{}
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[22]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1671,7 +1736,7 @@ func (x *MapContents) String() string {
 func (*MapContents) ProtoMessage() {}
 
 func (x *MapContents) ProtoReflect() protoreflect.Message {
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[22]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1684,7 +1749,7 @@ func (x *MapContents) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapContents.ProtoReflect.Descriptor instead.
 func (*MapContents) Descriptor() ([]byte, []int) {
-	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{22}
+	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *MapContents) GetName() string {
@@ -1726,7 +1791,7 @@ type MapEntry struct {
 
 func (x *MapEntry) Reset() {
 	*x = MapEntry{}
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[23]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1738,7 +1803,7 @@ func (x *MapEntry) String() string {
 func (*MapEntry) ProtoMessage() {}
 
 func (x *MapEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_waggle_agent_v1_agent_proto_msgTypes[23]
+	mi := &file_waggle_agent_v1_agent_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1751,7 +1816,7 @@ func (x *MapEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapEntry.ProtoReflect.Descriptor instead.
 func (*MapEntry) Descriptor() ([]byte, []int) {
-	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{23}
+	return file_waggle_agent_v1_agent_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *MapEntry) GetKey() []byte {
@@ -1839,12 +1904,15 @@ const file_waggle_agent_v1_agent_proto_rawDesc = "" +
 	"perf_pages\x18\r \x01(\x05H\x01R\tperfPages\x88\x01\x01\x12!\n" +
 	"\fmetrics_yaml\x18\x0e \x01(\tR\vmetricsYamlB\a\n" +
 	"\x05_freqB\r\n" +
-	"\v_perf_pages\"\xaa\x01\n" +
+	"\v_perf_pages\"\xe3\x01\n" +
 	"\vRunResponse\x124\n" +
 	"\astarted\x18\x01 \x01(\v2\x18.waggle.agent.v1.StartedH\x00R\astarted\x121\n" +
 	"\x06output\x18\x02 \x01(\v2\x17.waggle.agent.v1.OutputH\x00R\x06output\x12+\n" +
-	"\x04exit\x18\x03 \x01(\v2\x15.waggle.agent.v1.ExitH\x00R\x04exitB\x05\n" +
-	"\x03msg\"(\n" +
+	"\x04exit\x18\x03 \x01(\v2\x15.waggle.agent.v1.ExitH\x00R\x04exit\x127\n" +
+	"\battached\x18\x04 \x01(\v2\x19.waggle.agent.v1.AttachedH\x00R\battachedB\x05\n" +
+	"\x03msg\"\n" +
+	"\n" +
+	"\bAttached\"(\n" +
 	"\aStarted\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\x04R\tsessionId\"M\n" +
@@ -1857,7 +1925,7 @@ const file_waggle_agent_v1_agent_proto_rawDesc = "" +
 	"\x0ferror_formatted\x18\x03 \x01(\bR\x0eerrorFormatted\"\x15\n" +
 	"\x13ListSessionsRequest\"P\n" +
 	"\x14ListSessionsResponse\x128\n" +
-	"\bsessions\x18\x01 \x03(\v2\x1c.waggle.agent.v1.SessionInfoR\bsessions\"\xbd\x03\n" +
+	"\bsessions\x18\x01 \x03(\v2\x1c.waggle.agent.v1.SessionInfoR\bsessions\"\xd5\x03\n" +
 	"\vSessionInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06client\x18\x02 \x01(\tR\x06client\x12!\n" +
@@ -1870,7 +1938,8 @@ const file_waggle_agent_v1_agent_proto_rawDesc = "" +
 	"\x06detach\x18\t \x01(\bR\x06detach\x12\x1a\n" +
 	"\battached\x18\n" +
 	" \x01(\bR\battached\x12\x1a\n" +
-	"\bstopping\x18\v \x01(\bR\bstopping\x12)\n" +
+	"\bstopping\x18\v \x01(\bR\bstopping\x12\x16\n" +
+	"\x06loaded\x18\r \x01(\bR\x06loaded\x12)\n" +
 	"\x04exit\x18\f \x01(\v2\x15.waggle.agent.v1.ExitR\x04exit\"$\n" +
 	"\x12StopSessionRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\"a\n" +
@@ -1923,7 +1992,7 @@ func file_waggle_agent_v1_agent_proto_rawDescGZIP() []byte {
 }
 
 var file_waggle_agent_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_waggle_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_waggle_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_waggle_agent_v1_agent_proto_goTypes = []any{
 	(ProgramKind)(0),              // 0: waggle.agent.v1.ProgramKind
 	(Stream)(0),                   // 1: waggle.agent.v1.Stream
@@ -1939,62 +2008,64 @@ var file_waggle_agent_v1_agent_proto_goTypes = []any{
 	(*RunOptions)(nil),            // 11: waggle.agent.v1.RunOptions
 	(*ObjectOptions)(nil),         // 12: waggle.agent.v1.ObjectOptions
 	(*RunResponse)(nil),           // 13: waggle.agent.v1.RunResponse
-	(*Started)(nil),               // 14: waggle.agent.v1.Started
-	(*Output)(nil),                // 15: waggle.agent.v1.Output
-	(*Exit)(nil),                  // 16: waggle.agent.v1.Exit
-	(*ListSessionsRequest)(nil),   // 17: waggle.agent.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),  // 18: waggle.agent.v1.ListSessionsResponse
-	(*SessionInfo)(nil),           // 19: waggle.agent.v1.SessionInfo
-	(*StopSessionRequest)(nil),    // 20: waggle.agent.v1.StopSessionRequest
-	(*StopSessionResponse)(nil),   // 21: waggle.agent.v1.StopSessionResponse
-	(*ReadMapsRequest)(nil),       // 22: waggle.agent.v1.ReadMapsRequest
-	(*ReadMapsResponse)(nil),      // 23: waggle.agent.v1.ReadMapsResponse
-	(*MapContents)(nil),           // 24: waggle.agent.v1.MapContents
-	(*MapEntry)(nil),              // 25: waggle.agent.v1.MapEntry
-	(*durationpb.Duration)(nil),   // 26: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
+	(*Attached)(nil),              // 14: waggle.agent.v1.Attached
+	(*Started)(nil),               // 15: waggle.agent.v1.Started
+	(*Output)(nil),                // 16: waggle.agent.v1.Output
+	(*Exit)(nil),                  // 17: waggle.agent.v1.Exit
+	(*ListSessionsRequest)(nil),   // 18: waggle.agent.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),  // 19: waggle.agent.v1.ListSessionsResponse
+	(*SessionInfo)(nil),           // 20: waggle.agent.v1.SessionInfo
+	(*StopSessionRequest)(nil),    // 21: waggle.agent.v1.StopSessionRequest
+	(*StopSessionResponse)(nil),   // 22: waggle.agent.v1.StopSessionResponse
+	(*ReadMapsRequest)(nil),       // 23: waggle.agent.v1.ReadMapsRequest
+	(*ReadMapsResponse)(nil),      // 24: waggle.agent.v1.ReadMapsResponse
+	(*MapContents)(nil),           // 25: waggle.agent.v1.MapContents
+	(*MapEntry)(nil),              // 26: waggle.agent.v1.MapEntry
+	(*durationpb.Duration)(nil),   // 27: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
 }
 var file_waggle_agent_v1_agent_proto_depIdxs = []int32{
 	4,  // 0: waggle.agent.v1.InfoResponse.features:type_name -> waggle.agent.v1.Feature
 	0,  // 1: waggle.agent.v1.InfoResponse.program_kinds:type_name -> waggle.agent.v1.ProgramKind
 	5,  // 2: waggle.agent.v1.InfoResponse.limits:type_name -> waggle.agent.v1.Limits
-	26, // 3: waggle.agent.v1.Limits.session_lifetime:type_name -> google.protobuf.Duration
+	27, // 3: waggle.agent.v1.Limits.session_lifetime:type_name -> google.protobuf.Duration
 	9,  // 4: waggle.agent.v1.RunRequest.start:type_name -> waggle.agent.v1.Start
 	10, // 5: waggle.agent.v1.RunRequest.stop:type_name -> waggle.agent.v1.Stop
 	0,  // 6: waggle.agent.v1.Start.kind:type_name -> waggle.agent.v1.ProgramKind
 	11, // 7: waggle.agent.v1.Start.options:type_name -> waggle.agent.v1.RunOptions
 	12, // 8: waggle.agent.v1.RunOptions.object:type_name -> waggle.agent.v1.ObjectOptions
-	26, // 9: waggle.agent.v1.ObjectOptions.duration:type_name -> google.protobuf.Duration
-	26, // 10: waggle.agent.v1.ObjectOptions.interval:type_name -> google.protobuf.Duration
-	14, // 11: waggle.agent.v1.RunResponse.started:type_name -> waggle.agent.v1.Started
-	15, // 12: waggle.agent.v1.RunResponse.output:type_name -> waggle.agent.v1.Output
-	16, // 13: waggle.agent.v1.RunResponse.exit:type_name -> waggle.agent.v1.Exit
-	1,  // 14: waggle.agent.v1.Output.stream:type_name -> waggle.agent.v1.Stream
-	19, // 15: waggle.agent.v1.ListSessionsResponse.sessions:type_name -> waggle.agent.v1.SessionInfo
-	0,  // 16: waggle.agent.v1.SessionInfo.kind:type_name -> waggle.agent.v1.ProgramKind
-	27, // 17: waggle.agent.v1.SessionInfo.started:type_name -> google.protobuf.Timestamp
-	27, // 18: waggle.agent.v1.SessionInfo.deadline:type_name -> google.protobuf.Timestamp
-	16, // 19: waggle.agent.v1.SessionInfo.exit:type_name -> waggle.agent.v1.Exit
-	16, // 20: waggle.agent.v1.StopSessionResponse.exit:type_name -> waggle.agent.v1.Exit
-	24, // 21: waggle.agent.v1.ReadMapsResponse.maps:type_name -> waggle.agent.v1.MapContents
-	25, // 22: waggle.agent.v1.MapContents.entries:type_name -> waggle.agent.v1.MapEntry
-	2,  // 23: waggle.agent.v1.Agent.Info:input_type -> waggle.agent.v1.InfoRequest
-	6,  // 24: waggle.agent.v1.Agent.KernelBTF:input_type -> waggle.agent.v1.KernelBTFRequest
-	8,  // 25: waggle.agent.v1.Agent.Run:input_type -> waggle.agent.v1.RunRequest
-	17, // 26: waggle.agent.v1.Agent.ListSessions:input_type -> waggle.agent.v1.ListSessionsRequest
-	20, // 27: waggle.agent.v1.Agent.StopSession:input_type -> waggle.agent.v1.StopSessionRequest
-	22, // 28: waggle.agent.v1.Agent.ReadMaps:input_type -> waggle.agent.v1.ReadMapsRequest
-	3,  // 29: waggle.agent.v1.Agent.Info:output_type -> waggle.agent.v1.InfoResponse
-	7,  // 30: waggle.agent.v1.Agent.KernelBTF:output_type -> waggle.agent.v1.BTFChunk
-	13, // 31: waggle.agent.v1.Agent.Run:output_type -> waggle.agent.v1.RunResponse
-	18, // 32: waggle.agent.v1.Agent.ListSessions:output_type -> waggle.agent.v1.ListSessionsResponse
-	21, // 33: waggle.agent.v1.Agent.StopSession:output_type -> waggle.agent.v1.StopSessionResponse
-	23, // 34: waggle.agent.v1.Agent.ReadMaps:output_type -> waggle.agent.v1.ReadMapsResponse
-	29, // [29:35] is the sub-list for method output_type
-	23, // [23:29] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	27, // 9: waggle.agent.v1.ObjectOptions.duration:type_name -> google.protobuf.Duration
+	27, // 10: waggle.agent.v1.ObjectOptions.interval:type_name -> google.protobuf.Duration
+	15, // 11: waggle.agent.v1.RunResponse.started:type_name -> waggle.agent.v1.Started
+	16, // 12: waggle.agent.v1.RunResponse.output:type_name -> waggle.agent.v1.Output
+	17, // 13: waggle.agent.v1.RunResponse.exit:type_name -> waggle.agent.v1.Exit
+	14, // 14: waggle.agent.v1.RunResponse.attached:type_name -> waggle.agent.v1.Attached
+	1,  // 15: waggle.agent.v1.Output.stream:type_name -> waggle.agent.v1.Stream
+	20, // 16: waggle.agent.v1.ListSessionsResponse.sessions:type_name -> waggle.agent.v1.SessionInfo
+	0,  // 17: waggle.agent.v1.SessionInfo.kind:type_name -> waggle.agent.v1.ProgramKind
+	28, // 18: waggle.agent.v1.SessionInfo.started:type_name -> google.protobuf.Timestamp
+	28, // 19: waggle.agent.v1.SessionInfo.deadline:type_name -> google.protobuf.Timestamp
+	17, // 20: waggle.agent.v1.SessionInfo.exit:type_name -> waggle.agent.v1.Exit
+	17, // 21: waggle.agent.v1.StopSessionResponse.exit:type_name -> waggle.agent.v1.Exit
+	25, // 22: waggle.agent.v1.ReadMapsResponse.maps:type_name -> waggle.agent.v1.MapContents
+	26, // 23: waggle.agent.v1.MapContents.entries:type_name -> waggle.agent.v1.MapEntry
+	2,  // 24: waggle.agent.v1.Agent.Info:input_type -> waggle.agent.v1.InfoRequest
+	6,  // 25: waggle.agent.v1.Agent.KernelBTF:input_type -> waggle.agent.v1.KernelBTFRequest
+	8,  // 26: waggle.agent.v1.Agent.Run:input_type -> waggle.agent.v1.RunRequest
+	18, // 27: waggle.agent.v1.Agent.ListSessions:input_type -> waggle.agent.v1.ListSessionsRequest
+	21, // 28: waggle.agent.v1.Agent.StopSession:input_type -> waggle.agent.v1.StopSessionRequest
+	23, // 29: waggle.agent.v1.Agent.ReadMaps:input_type -> waggle.agent.v1.ReadMapsRequest
+	3,  // 30: waggle.agent.v1.Agent.Info:output_type -> waggle.agent.v1.InfoResponse
+	7,  // 31: waggle.agent.v1.Agent.KernelBTF:output_type -> waggle.agent.v1.BTFChunk
+	13, // 32: waggle.agent.v1.Agent.Run:output_type -> waggle.agent.v1.RunResponse
+	19, // 33: waggle.agent.v1.Agent.ListSessions:output_type -> waggle.agent.v1.ListSessionsResponse
+	22, // 34: waggle.agent.v1.Agent.StopSession:output_type -> waggle.agent.v1.StopSessionResponse
+	24, // 35: waggle.agent.v1.Agent.ReadMaps:output_type -> waggle.agent.v1.ReadMapsResponse
+	30, // [30:36] is the sub-list for method output_type
+	24, // [24:30] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_waggle_agent_v1_agent_proto_init() }
@@ -2011,6 +2082,7 @@ func file_waggle_agent_v1_agent_proto_init() {
 		(*RunResponse_Started)(nil),
 		(*RunResponse_Output)(nil),
 		(*RunResponse_Exit)(nil),
+		(*RunResponse_Attached)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2018,7 +2090,7 @@ func file_waggle_agent_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_waggle_agent_v1_agent_proto_rawDesc), len(file_waggle_agent_v1_agent_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -381,6 +381,8 @@ func newAgentSessionsCommand() *cobra.Command {
 					state = fmt.Sprintf("exited %d", s.Exit.Code)
 				case s.Stopping:
 					state = "stopping"
+				case !s.Loaded:
+					state = "loading"
 				case s.Detach && !s.Attached:
 					state = "detached"
 				}

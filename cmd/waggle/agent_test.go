@@ -101,7 +101,8 @@ func TestAgentCommand(t *testing.T) {
 	if err := runRemote(context.Background(), rf, &agentpb.Start{Program: prog, Name: "openat.bpf.o", Detach: true}, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`session (\d+) runs detached on `).FindStringSubmatch(stderr.String())
+	// It returned once the program was attached, the load's output seen.
+	m := regexp.MustCompile(`(?s)Attached 1 program.*session (\d+) runs detached on `).FindStringSubmatch(stderr.String())
 	if m == nil {
 		t.Fatalf("detached run said %q", stderr.String())
 	}
@@ -125,7 +126,7 @@ func TestAgentCommand(t *testing.T) {
 	if maps.code != 0 || maps.stderr != "" {
 		t.Errorf("agent maps:\n%s", maps)
 	}
-	if r := waggle(t, "agent", "stop", m[1], "--remote", addr); r.code != 0 || !strings.Contains(r.stdout, "Attached 1 program") {
+	if r := waggle(t, "agent", "stop", m[1], "--remote", addr); r.code != 0 || r.stderr != "" {
 		t.Errorf("agent stop:\n%s", r)
 	}
 	if r := waggle(t, "agent", "stop", m[1], "--remote", addr); r.code != 1 || !strings.Contains(r.stderr, "no session "+m[1]+" is running") {
@@ -311,6 +312,23 @@ func TestRemoteRunAndTrace(t *testing.T) {
 	}
 	if strings.Count(list.stdout, "\n") > 1 {
 		t.Errorf("sessions left after Ctrl-C:\n%s", list)
+	}
+
+	// A detached run returns once its programs are attached, having
+	// printed what the load printed; a load that fails is an error of the
+	// command, as without --detach.
+	r = waggle(t, "run", "--remote", addr, "--detach", fixture("openat.bpf.o"))
+	if r.code != 0 || !regexp.MustCompile(`(?s)Attached 1 program.*session \d+ runs detached`).MatchString(r.stderr) {
+		t.Errorf("run --detach:\n%s", r)
+	} else {
+		id := regexp.MustCompile(`session (\d+) runs detached`).FindStringSubmatch(r.stderr)[1]
+		if l := waggle(t, "agent", "sessions", "--remote", addr); !regexp.MustCompile(`(?m)^` + id + ` .* detached `).MatchString(l.stdout) {
+			t.Errorf("sessions after a detached run returned:\n%s", l)
+		}
+		waggle(t, "agent", "stop", id, "--remote", addr)
+	}
+	if r := waggle(t, "run", "--remote", addr, "--detach", fixture("openat.bpf.o"), "--set", "nope=1"); r.code != 1 || !strings.Contains(r.stderr, "nope") || strings.Contains(r.stderr, "runs detached") {
+		t.Errorf("a detached run whose load fails:\n%s", r)
 	}
 
 	// What the agent refuses, and what has no remote form.

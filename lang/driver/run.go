@@ -47,6 +47,9 @@ type Options struct {
 	// anything is attached; the function it returns is called before the
 	// programs and maps are closed, on every path.
 	OnOpen func(*Running) (done func())
+	// OnAttached, when set, is called once every probe is attached and
+	// BEGIN has run.
+	OnAttached func()
 }
 
 // Run loads and runs a compiled script until exit(), the end of the -c
@@ -158,6 +161,9 @@ func Run(ctx context.Context, lp *compiled.Program, o Options) (code int, err er
 		if err := runOnce(s, pr); err != nil {
 			return 1, err
 		}
+	}
+	if o.OnAttached != nil {
+		o.OnAttached()
 	}
 	_, err = s.Run(ctx, session.RunOptions{
 		Child:   child,
